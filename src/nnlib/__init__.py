@@ -1,0 +1,102 @@
+"""nnlib: neural networks by hand, in numpy — the reference library of Manual Neural Networks.
+
+Each core computation comes as a vectorized fast path (``losses``, ``linear``, ``two_layer``,
+``mlp``) and a loop-over-examples twin (``naive``). ``gradcheck`` differentiates numerically,
+``checks`` holds the checks a student runs right after writing a function, ``data`` loads the
+data sets, ``training`` runs epochs with a progress bar and ``plotting`` draws the results
+(``plotting`` is not imported here, so nnlib works without a display).
+"""
+
+from .activations import (
+    ACTIVATIONS,
+    Activation,
+    get_activation,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    tanh,
+    tanh_grad,
+)
+from .data import (
+    Dataset,
+    find_mnist_dir,
+    load_digits,
+    load_mnist,
+    make_blobs,
+    make_circles,
+    make_spirals,
+    make_xor,
+    parse_mnist,
+    train_test_split,
+)
+from .features import radial_features, random_projection, random_relu_features
+from .gradcheck import GradientCheck, check_gradient, numerical_gradient, relative_error
+from .linear import softmax_regression_epoch, softmax_regression_grad
+from .losses import log_softmax, loss_err, one_hot, softmax, softmax_loss, softmax_loss_grad
+from .mlp import MLPCache, init_mlp, mlp_backward, mlp_epoch, mlp_forward, mlp_gradients
+from .naive import (
+    mlp_gradients_naive,
+    nn_gradients_naive,
+    softmax_loss_grad_naive,
+    softmax_regression_grad_naive,
+)
+from .tasks import TASKS, Task
+from .training import History, train_mlp, train_nn, train_softmax
+from .two_layer import nn_epoch, nn_gradients
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "TASKS",
+    "Activation",
+    "Dataset",
+    "GradientCheck",
+    "History",
+    "MLPCache",
+    "Task",
+    "check_gradient",
+    "find_mnist_dir",
+    "get_activation",
+    "init_mlp",
+    "load_digits",
+    "load_mnist",
+    "log_softmax",
+    "loss_err",
+    "make_blobs",
+    "make_circles",
+    "make_spirals",
+    "make_xor",
+    "mlp_backward",
+    "mlp_epoch",
+    "mlp_forward",
+    "mlp_gradients",
+    "mlp_gradients_naive",
+    "nn_epoch",
+    "nn_gradients",
+    "nn_gradients_naive",
+    "numerical_gradient",
+    "one_hot",
+    "parse_mnist",
+    "radial_features",
+    "random_projection",
+    "random_relu_features",
+    "relative_error",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_loss",
+    "softmax_loss_grad",
+    "softmax_loss_grad_naive",
+    "softmax_regression_epoch",
+    "softmax_regression_grad",
+    "softmax_regression_grad_naive",
+    "tanh",
+    "tanh_grad",
+    "train_mlp",
+    "train_nn",
+    "train_softmax",
+]

@@ -1,0 +1,125 @@
+"""Numerical gradients by central differences, and a checker that reports the worst entries.
+
+The numerical gradient is computed in float64 whatever the input dtype: a float32 loss has
+about 7 significant digits, too few to difference reliably.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5
+) -> np.ndarray:
+    """Central-difference gradient of a scalar function of an array.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``; called ``2 * x.size`` times on float64 copies of ``x``.
+    x : ndarray of any shape, float
+        The point at which to differentiate; not modified.
+    eps : float, default 1e-5
+        Step size.
+
+    Returns
+    -------
+    grad : ndarray of the shape of ``x``, float64
+        ``(f(x + eps e_k) - f(x - eps e_k)) / (2 eps)`` for every entry k.
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a floating ndarray, got {type(x).__name__}")
+    point = x.astype(np.float64)  # a copy: the caller's array is never touched
+    grad = np.zeros_like(point)
+    flat, gflat = point.reshape(-1), grad.reshape(-1)
+    for k in range(flat.size):
+        saved = flat[k]
+        flat[k] = saved + eps
+        f_plus = float(f(point))
+        flat[k] = saved - eps
+        f_minus = float(f(point))
+        flat[k] = saved
+        gflat[k] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Relative error ``||a - b|| / max(||a|| + ||b||, tiny)`` in float64; 0 means equal."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}")
+    denom = max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+    return float(np.linalg.norm(a - b) / denom)
+
+
+class GradientCheck(NamedTuple):
+    """Result of :func:`check_gradient`.
+
+    Attributes
+    ----------
+    ok : bool
+        Whether ``rel_error <= tol``.
+    rel_error : float
+        Relative error between the analytic and the numerical gradient.
+    tol : float
+    worst : list of (index, analytic, numerical)
+        The entries that disagree most, worst first.
+    """
+
+    ok: bool
+    rel_error: float
+    tol: float
+    worst: list
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.ok else "MISMATCH"
+        lines = [f"gradient check {verdict}: relative error {self.rel_error:.2e} (tol {self.tol:g})"]
+        for index, analytic, numeric in self.worst:
+            lines.append(f"  at {index}: analytic {analytic:+.6g}, numerical {numeric:+.6g}")
+        return "\n".join(lines)
+
+
+def check_gradient(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic: np.ndarray,
+    tol: float = 1e-4,
+    eps: float = 1e-5,
+    n_worst: int = 3,
+) -> GradientCheck:
+    """Compare an analytic gradient of ``f`` at ``x`` with the numerical one.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``, evaluated in float64.
+    x : ndarray of any shape, float
+    analytic : ndarray of the shape of ``x``
+        The gradient to check.
+    tol : float, default 1e-4
+        Largest acceptable relative error (float32 gradients reach about 1e-6).
+    eps : float, default 1e-5
+    n_worst : int, default 3
+        How many of the most different entries to report.
+
+    Returns
+    -------
+    GradientCheck
+    """
+    analytic = np.asarray(analytic)
+    if analytic.shape != x.shape:
+        raise ValueError(f"analytic gradient has shape {analytic.shape}, but x has {x.shape}")
+    numeric = numerical_gradient(f, x, eps)
+    err = relative_error(analytic, numeric)
+    diff = np.abs(analytic.astype(np.float64) - numeric).reshape(-1)
+    order = np.argsort(diff)[::-1][:n_worst]
+    worst = [
+        (np.unravel_index(k, x.shape), float(analytic.reshape(-1)[k]), float(numeric.reshape(-1)[k]))
+        for k in order
+    ]
+    worst = [(tuple(int(i) for i in idx), a, n) for idx, a, n in worst]
+    return GradientCheck(bool(err <= tol), err, tol, worst)
