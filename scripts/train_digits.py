@@ -14,18 +14,19 @@ import matplotlib
 
 matplotlib.use("Agg")  # a file, not a window: this runs on machines without a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import nnlib  # noqa: E402
-from nnlib.plotting import plot_learning_curves  # noqa: E402
+import nnlib
+from nnlib.plotting import plot_learning_curves
 
 # Settings measured to reach the course's targets on the fixed split (seed 0) in seconds.
 RUNS = {
     "softmax regression": (nnlib.train_softmax, dict(epochs=100, lr=0.2, batch=10)),
     "two-layer net (H=200)": (nnlib.train_nn, dict(hidden=200, epochs=50, lr=0.1, batch=20)),
     "3-layer MLP (200-100)": (
-        nnlib.train_mlp, dict(hidden=(200, 100), epochs=50, lr=0.05, batch=20)
+        nnlib.train_mlp,
+        dict(hidden=(200, 100), epochs=50, lr=0.05, batch=20),
     ),
 }
 
@@ -43,8 +44,9 @@ def main(argv=None) -> int:
         extra = {} if train is nnlib.train_softmax else {"rng": np.random.default_rng(0)}
         _, history = train(*data, progress=not args.no_progress, **kwargs, **extra)
         histories[name] = history
-        rows.append((name, kwargs["epochs"], history.train_err[-1], history.test_err[-1],
-                     history.seconds))
+        rows.append(
+            (name, kwargs["epochs"], history.train_err[-1], history.test_err[-1], history.seconds)
+        )
 
     print(f"\n{'model':<24}{'epochs':>7}{'train err':>11}{'test err':>10}{'seconds':>9}")
     for name, epochs, train_err, test_err, seconds in rows:

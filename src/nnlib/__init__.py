@@ -99,4 +99,5 @@ __all__ = [
     "train_mlp",
     "train_nn",
     "train_softmax",
+    "train_test_split",
 ]

@@ -6,7 +6,8 @@ is what the chain rule multiplies by: ``dL/dZ = dL/dA * sigma'(Z)``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 

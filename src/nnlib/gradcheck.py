@@ -6,7 +6,8 @@ about 7 significant digits, too few to difference reliably.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,7 +78,9 @@ class GradientCheck(NamedTuple):
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "MISMATCH"
-        lines = [f"gradient check {verdict}: relative error {self.rel_error:.2e} (tol {self.tol:g})"]
+        lines = [
+            f"gradient check {verdict}: relative error {self.rel_error:.2e} (tol {self.tol:g})"
+        ]
         for index, analytic, numeric in self.worst:
             lines.append(f"  at {index}: analytic {analytic:+.6g}, numerical {numeric:+.6g}")
         return "\n".join(lines)
@@ -118,7 +121,11 @@ def check_gradient(
     diff = np.abs(analytic.astype(np.float64) - numeric).reshape(-1)
     order = np.argsort(diff)[::-1][:n_worst]
     worst = [
-        (np.unravel_index(k, x.shape), float(analytic.reshape(-1)[k]), float(numeric.reshape(-1)[k]))
+        (
+            np.unravel_index(k, x.shape),
+            float(analytic.reshape(-1)[k]),
+            float(numeric.reshape(-1)[k]),
+        )
         for k in order
     ]
     worst = [(tuple(int(i) for i in idx), a, n) for idx, a, n in worst]

@@ -9,7 +9,9 @@ products ``dW_i = Z_i^T (G_{i+1} * sigma'(Z_i W_i))`` (no ``sigma'`` on the last
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,7 +70,7 @@ def init_mlp(
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     return [
         (rng.standard_normal((d_in, d_out)) * np.sqrt(2.0 / d_in)).astype(dtype)
-        for d_in, d_out in zip(sizes[:-1], sizes[1:], strict=True)
+        for d_in, d_out in pairwise(sizes)
     ]
 
 

@@ -8,7 +8,7 @@ in the timing study of notebook 05.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

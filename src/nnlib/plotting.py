@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -42,13 +42,17 @@ def plot_decision_regions(
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     margin = 0.25 * (X.max(axis=0) - X.min(axis=0)) + 1e-3
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X.dtype)
     regions = np.asarray(predict_logits(grid)).argmax(axis=1).reshape(gx.shape)
     n_classes = int(max(regions.max(), y.max())) + 1
     cmap = plt.get_cmap("tab10", 10)
     levels = np.arange(n_classes + 1) - 0.5
-    ax.contourf(gx, gy, regions, levels=levels, colors=[cmap(k) for k in range(n_classes)], alpha=0.25)
+    ax.contourf(
+        gx, gy, regions, levels=levels, colors=[cmap(k) for k in range(n_classes)], alpha=0.25
+    )
     ax.scatter(X[:, 0], X[:, 1], c=[cmap(int(k)) for k in y], s=10, edgecolors="k", linewidths=0.2)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
@@ -110,8 +114,10 @@ def plot_weight_images(W: np.ndarray, image_shape: tuple[int, int], n: int = 16,
     """
     W = as_float_matrix("W", W)
     if W.shape[0] != image_shape[0] * image_shape[1]:
-        raise ValueError(f"W has {W.shape[0]} rows, but images of shape {image_shape} have "
-                         f"{image_shape[0] * image_shape[1]} pixels")
+        raise ValueError(
+            f"W has {W.shape[0]} rows, but images of shape {image_shape} have "
+            f"{image_shape[0] * image_shape[1]} pixels"
+        )
     n = min(n, W.shape[1])
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))

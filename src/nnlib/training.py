@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -93,7 +94,11 @@ def _run(
         epoch()
         seconds += time.perf_counter() - start
         record()
-        bar.set_postfix(train_err=f"{history.train_err[-1]:.3f}", test_err=f"{history.test_err[-1]:.3f}")
+        bar.set_postfix(
+            refresh=False,
+            train_err=f"{history.train_err[-1]:.3f}",
+            test_err=f"{history.test_err[-1]:.3f}",
+        )
     return history._replace(seconds=seconds)
 
 
@@ -114,7 +119,13 @@ def _num_classes(*labels: np.ndarray) -> int:
 
 
 def train_softmax(
-    X_train, y_train, X_test, y_test, epochs: int = 10, lr: float = 0.5, batch: int = 100,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    epochs: int = 10,
+    lr: float = 0.5,
+    batch: int = 100,
     progress: bool = True,
 ) -> tuple[SoftmaxModel, History]:
     """Train softmax regression from zero weights.
@@ -142,14 +153,26 @@ def train_softmax(
     model = SoftmaxModel(theta)
     history = _run(
         lambda: softmax_regression_epoch(data[0], data[1], theta, lr=lr, batch=batch),
-        model.logits, data, epochs, progress, "softmax regression",
+        model.logits,
+        data,
+        epochs,
+        progress,
+        "softmax regression",
     )
     return model, history
 
 
 def train_nn(
-    X_train, y_train, X_test, y_test, hidden: int = 100, epochs: int = 10, lr: float = 0.2,
-    batch: int = 100, rng: np.random.Generator | None = None, progress: bool = True,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    hidden: int = 100,
+    epochs: int = 10,
+    lr: float = 0.2,
+    batch: int = 100,
+    rng: np.random.Generator | None = None,
+    progress: bool = True,
 ) -> tuple[TwoLayerModel, History]:
     """Train the two-layer network ``ReLU(X W1) W2``.
 
@@ -179,15 +202,27 @@ def train_nn(
     model = TwoLayerModel(W1, W2)
     history = _run(
         lambda: nn_epoch(data[0], data[1], W1, W2, lr=lr, batch=batch),
-        model.logits, data, epochs, progress, f"two-layer net (H={hidden})",
+        model.logits,
+        data,
+        epochs,
+        progress,
+        f"two-layer net (H={hidden})",
     )
     return model, history
 
 
 def train_mlp(
-    X_train, y_train, X_test, y_test, hidden: Sequence[int] = (100, 100), epochs: int = 10,
-    lr: float = 0.1, batch: int = 100, activation: str = "relu",
-    rng: np.random.Generator | None = None, progress: bool = True,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    hidden: Sequence[int] = (100, 100),
+    epochs: int = 10,
+    lr: float = 0.1,
+    batch: int = 100,
+    activation: str = "relu",
+    rng: np.random.Generator | None = None,
+    progress: bool = True,
 ) -> tuple[MLPModel, History]:
     """Train an MLP with the given hidden widths, initialized by :func:`nnlib.mlp.init_mlp`.
 
@@ -214,6 +249,10 @@ def train_mlp(
     model = MLPModel(weights, activation)
     history = _run(
         lambda: mlp_epoch(data[0], data[1], weights, lr=lr, batch=batch, activation=activation),
-        model.logits, data, epochs, progress, f"MLP {sizes}",
+        model.logits,
+        data,
+        epochs,
+        progress,
+        f"MLP {sizes}",
     )
     return model, history
