@@ -54,18 +54,20 @@ def _read_idx(filename, magic: int, what: str) -> tuple[tuple[int, ...], bytes]:
             raw = f.read()
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{what} file {path} could not be read as gzip IDX data: {exc}") from exc
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(
-            f"{what} file {path} is truncated: {len(raw)} bytes, shorter than its "
-            f"{header}-byte header"
-        )
+    if len(raw) < 4:
+        raise ValueError(f"{what} file {path} is truncated: {len(raw)} bytes, no IDX magic number")
     (found,) = struct.unpack(">i", raw[:4])
     if found != magic:
         raise ValueError(
             f"{what} file {path} has magic number {found}, expected {magic}; "
             f"is it the {'label' if magic == _IMAGES_MAGIC else 'image'} file instead?"
+        )
+    ndim = magic & 0xFF  # the magic number's last byte counts the dimensions
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(
+            f"{what} file {path} is truncated: {len(raw)} bytes, shorter than its "
+            f"{header}-byte header"
         )
     dims = struct.unpack(f">{ndim}i", raw[4:header])
     expected = int(np.prod(dims))
