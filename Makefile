@@ -7,10 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help course test lint format student-copy clean
+.PHONY: help course test lint format student-copy clean release grade gradescope grade-samples bench-grader
 
 help:  ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-19s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,28 @@ $(STAMP): pyproject.toml
 
 course: $(STAMP)  ## set up, then build and check the course end to end on the bundled data
 	$(PY) scripts/train_digits.py --out build
+	$(MAKE) book
+	$(MAKE) release
+	$(MAKE) grade-samples
 
 test: $(STAMP)  ## set up, then run the whole test suite
 	$(PY) -m pytest
+
+# Real-browser tests (tests/browser): Debian's Chromium, driven by Playwright's Python package.
+# Installs what they need: chromium with apt when missing (as root), playwright into .venv.
+CHROMIUM ?= /usr/bin/chromium
+BOOK_INPUTS := $(wildcard solutions/*/*.ipynb src/nnlib/*.py scripts/build_book.py)
+.PHONY: test-browser
+
+test-browser: $(STAMP) build/book/index.html  ## real-browser tests: the student's JupyterLab and the book
+	@test -x "$(CHROMIUM)" || { test "$$(id -u)" = 0 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		{ echo "Chromium is missing: apt-get install chromium (or set CHROMIUM=path)"; exit 1; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet playwright
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser
+
+build/book/index.html: $(BOOK_INPUTS)
+	$(MAKE) book
 
 lint: $(STAMP)  ## ruff: style and common mistakes
 	$(VENV)/bin/ruff check .
@@ -33,6 +52,48 @@ format: $(STAMP)  ## ruff: rewrite files in the project's format
 
 student-copy: $(STAMP)  ## write the student copy of nnlib (stubs) to build/student-nnlib
 	$(PY) -m autograder.student_copy build/student-nnlib/nnlib
+
+# ---- notebooks: nbgrader release and the self-study book
+.PHONY: release-notebooks book
+
+release-notebooks: $(STAMP)  ## regenerate notebooks/ from solutions/ with nbgrader
+	$(PY) scripts/release_notebooks.py
+
+book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/book/
+	$(PY) scripts/build_book.py --out build/book
+
+# ---- autograder: student bundle, library grading, Gradescope export
+SUBMISSIONS ?=
+OUT         ?= build/grades
+JOBS        ?= 2
+
+release: $(STAMP)  ## build the student bundle: build/student/ and build/student.zip
+	@$(MAKE) -q release-notebooks >/dev/null 2>&1; if [ $$? -ne 2 ]; then $(MAKE) release-notebooks; fi
+	$(PY) -m autograder.bundle build/student
+
+grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=build/grades JOBS=2]
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=build/grades] [JOBS=2]"; exit 2; }
+	$(PY) -m autograder.grader.cli "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS)
+
+gradescope: $(STAMP)  ## write the Gradescope autograder build/gradescope/autograder.zip
+	$(PY) -m autograder.gradescope build build/gradescope/autograder.zip
+
+grade-samples: $(STAMP)  ## grade the sample corpus; fail if a sample misses its expected score
+	$(PY) scripts/grade_samples.py
+
+bench-grader: $(STAMP)  ## seconds per submission of the library grader with 1 and 2 jobs
+	$(PY) scripts/bench_grader.py
+
+# ---- the fast path's benchmark: build/bench/bench.json and bench.png
+# OPENBLAS_CORETYPE, when set in the environment, pins OpenBLAS to slower kernels: unset here.
+.PHONY: bench bench-torch
+
+bench: $(STAMP)  ## time the fast path against its GEMM floor (and PyTorch if installed)
+	env -u OPENBLAS_CORETYPE $(PY) scripts/bench.py --out build/bench
+
+bench-torch: $(STAMP)  ## install the optional torch==2.13.0 (CPU) into .venv, then make bench
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
+	$(MAKE) bench
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis

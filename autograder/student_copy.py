@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("dest", type=Path, help="folder to write (replaced if it exists)")
     parser.add_argument(
-        "--source", type=Path, default=Path(__file__).resolve().parent.parent / "src" / "nnlib",
+        "--source",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "src" / "nnlib",
         help="reference package folder (default: src/nnlib of this checkout)",
     )
     args = parser.parse_args(argv)

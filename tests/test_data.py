@@ -324,3 +324,10 @@ def test_train_test_split_bad_labels():
         nnlib.train_test_split(np.zeros((4, 2)), np.zeros((4, 1)), 0.5, np.random.default_rng())
     with pytest.raises(ValueError, match=r"y must be an ndarray of shape \(4,\), got list"):
         nnlib.train_test_split(np.zeros((4, 2)), [0, 1, 0, 1], 0.5, np.random.default_rng())
+
+
+def test_a_wrong_mnist_folder_in_the_environment_is_an_error(tmp_path, monkeypatch):
+    """A typo in NNLIB_MNIST_DIR must not silently switch to Debian's Fashion-MNIST."""
+    monkeypatch.setenv(nnlib_data.MNIST_DIR_ENV, str(tmp_path / "typo"))
+    with pytest.raises(FileNotFoundError, match=r"NNLIB_MNIST_DIR=.*typo"):
+        nnlib.find_mnist_dir()

@@ -127,15 +127,24 @@ def find_mnist_dir() -> Path | None:
     Returns
     -------
     Path or None
-        ``None`` when neither holds ``train-images-idx3-ubyte.gz``.
+        ``None`` when the variable is unset and Debian's package is not installed.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``$NNLIB_MNIST_DIR`` is set but does not hold the files.
     """
-    candidates = []
     if os.environ.get(MNIST_DIR_ENV):
-        candidates.append(Path(os.environ[MNIST_DIR_ENV]))
-    candidates.append(DEBIAN_FASHION_MNIST_DIR)
-    for folder in candidates:
-        if (folder / "train-images-idx3-ubyte.gz").is_file():
-            return folder
+        # Named explicitly: a wrong folder is an error, not a silent switch to another data set.
+        folder = Path(os.environ[MNIST_DIR_ENV])
+        if not (folder / "train-images-idx3-ubyte.gz").is_file():
+            raise FileNotFoundError(
+                f"{MNIST_DIR_ENV}={folder} does not hold train-images-idx3-ubyte.gz "
+                "(and the other three MNIST-format files)"
+            )
+        return folder
+    if (DEBIAN_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        return DEBIAN_FASHION_MNIST_DIR
     return None
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._blas import matmul_into, subtract_AtB
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -217,9 +218,69 @@ def mlp_epoch(
         require_writable(f"weights[{i}]", W)
     get_activation(activation)
     ### BEGIN SOLUTION
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        grads = mlp_gradients(X_b, y_b, weights, activation)
-        for W, dW in zip(weights, grads, strict=True):
-            W -= lr * dW
+    N, L, C = X.shape[0], len(weights), weights[-1].shape[1]
+    lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
+    act = get_activation(activation)
+    relu = activation == "relu"
+    hidden = [W.shape[1] for W in weights[:-1]]  # d_1, ..., d_{L-1}
+
+    def buffers(dtype=X.dtype):
+        return [np.empty((batch, d), dtype=dtype) for d in hidden]
+
+    # Every matrix multiply goes through BLAS gemm (nnlib._blas): W -= (lr/m) A^T G is one call
+    # with lr/m in gemm's alpha, and one BLAS thread pool serves the whole epoch.
+    # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
+    # U_bufs[i] holds the pre-activation Z_i W_i. For ReLU the layer output Z_{i+1} overwrites
+    # it in place, and ReLU'(U) is read back from the output (U > 0 exactly where ReLU(U) > 0);
+    # other activations keep U for their derivative (and allocate: the fast path is for ReLU).
+    U_bufs = buffers()
+    Z_bufs = U_bufs if relu else buffers()
+    G_bufs = buffers()  # G_bufs[i] holds G_{i+1} times sigma'(U_i)
+    mask_bufs = buffers(bool)
+    # The logits are kept transposed, (C, m), in a flat buffer: softmax then reduces over the
+    # first axis (C rows of length m, which numpy vectorizes) instead of over m rows of length C,
+    # 5-20x slower.
+    GT_buf = np.empty(C * batch, dtype=X.dtype)
+    col_buf = np.empty(batch, dtype=X.dtype)
+    # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
+    # is then one subtraction at those positions, with no one-hot matrix.
+    j = np.arange(N) % batch  # row of example i within its batch
+    m_i = np.minimum(batch, N - (np.arange(N) - j))  # size of example i's batch
+    label_pos = y.astype(np.intp) * m_i + j  # as intp: uint64 labels would make it float
+    for start in range(0, N, batch):
+        X_b = X[start : start + batch]
+        m = X_b.shape[0]
+        U = [b[:m] for b in U_bufs]
+        Z = [X_b] + [b[:m] for b in Z_bufs]
+        flat, col = GT_buf[: C * m], col_buf[:m]
+        GT = flat.reshape(C, m)
+        for i in range(L - 1):  # forward through the hidden layers
+            matmul_into(U[i], Z[i], weights[i])
+            if relu:
+                np.maximum(U[i], 0, out=Z[i + 1])  # same buffer as U[i]: in place
+            else:
+                Z[i + 1][...] = act.forward(U[i])
+        matmul_into(GT, weights[L - 1].T, Z[L - 1].T)  # logits^T = W_{L-1}^T Z_{L-1}^T
+        np.max(GT, axis=0, out=col)  # softmax of each column, stably, in place
+        GT -= col
+        np.exp(GT, out=GT)
+        np.sum(GT, axis=0, out=col)
+        GT /= col
+        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T; lr/m goes into the update
+        # Backward. Each W_i is updated as soon as its gradient is known: the recursion reads
+        # W_i just before that and never again, so every gradient of the step still comes
+        # from the weights before the step.
+        G = GT.T  # G_L, (m, C)
+        for i in range(L - 1, 0, -1):
+            G_prev = G_bufs[i - 1][:m]
+            matmul_into(G_prev, G, weights[i].T)
+            if relu:
+                mask = mask_bufs[i - 1][:m]
+                np.greater(Z[i], 0, out=mask)
+                G_prev *= mask
+            else:
+                G_prev *= act.derivative(U[i - 1])
+            subtract_AtB(weights[i], Z[i], G, lr / m)  # W_i -= (lr/m) Z_i^T G_{i+1}
+            G = G_prev
+        subtract_AtB(weights[0], X_b, G, lr / m)
     ### END SOLUTION

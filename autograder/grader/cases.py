@@ -1,0 +1,484 @@
+"""The hidden test cases of every library task: inputs from fixed seeds, reference outputs.
+
+Runs only in the grading parent, which imports the reference ``nnlib``. Each task gets several
+cases of different shapes and dtypes — including shapes the visible tests never use (they use
+N, D, H, C = 7, 5, 6, 4) and single-example batches — plus, for gradients, a case whose
+expected value is a central-difference gradient of the reference loss, and for epochs a case
+that replaces the gradient helper by a probe to grade the loop on its own.
+
+Output names follow the runner's flattening: ``return`` (one array or number),
+``return.<i>`` (tuples and lists, nested as ``return.1.0.2``), ``arg<k>`` / ``arg<k>.<i>``
+(arrays an epoch updates in place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+import nnlib
+from nnlib.gradcheck import numerical_gradient
+from nnlib.tasks import TASKS, Task
+
+SEED = 20261126
+
+
+@dataclass
+class Cache:
+    """An ``MLPCache`` argument, rebuilt in the child from the student's own class."""
+
+    inputs: list
+    preactivations: list
+    activation: str
+
+
+@dataclass
+class Case:
+    """One call of a student function.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, unique within the task (a folder name).
+    label : str
+        What a student reads in the feedback, e.g. ``"N=9, C=5, float64"``.
+    args, kwargs
+        Arrays, lists of arrays, :class:`Cache`, or plain JSON values.
+    expected : dict of str to ndarray
+        Reference outputs by flattened name.
+    batch : int
+        N of the case, for the off-by-the-batch-size diagnosis.
+    kind : {"values", "numeric", "probe", "companion"}
+        ``numeric``: expected is a central-difference gradient; ``probe``: the epoch's
+        gradient helper is replaced by a probe; ``companion``: the vectorized twin, called
+        to check that the naive function agrees with it (nothing is expected).
+    unseen : bool
+        Whether its shape is one the visible tests never use.
+    """
+
+    name: str
+    label: str
+    args: list
+    kwargs: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
+    batch: int = 1
+    kind: str = "values"
+    unseen: bool = True
+    weight: float = 2.0
+    function: str | None = None
+    inplace: tuple = ()
+    probe: dict | None = None
+
+
+@dataclass
+class TaskSpec:
+    """The cases of one task and the modules the child must import to run them."""
+
+    task: Task
+    modules: tuple
+    cases: list
+    companion: str | None = None
+    companion_module: str | None = None
+
+
+def _rng(task: str, case: str) -> np.random.Generator:
+    key = [SEED, *(ord(c) for c in f"{task}/{case}")]
+    return np.random.default_rng(key)
+
+
+def flatten(value, name: str = "return") -> dict:
+    """Flatten a reference return value with the runner's naming."""
+    out = {}
+    if isinstance(value, np.ndarray):
+        out[name] = value
+    elif isinstance(value, (float, int, np.floating, np.integer)):
+        out[name] = np.array(value)
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                out.update(flatten(item, f"{name}.{i}"))
+    elif value is not None:
+        raise TypeError(f"cannot flatten {type(value).__name__}")
+    return out
+
+
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, Cache):
+        return nnlib.MLPCache(_copy(value.inputs), _copy(value.preactivations), value.activation)
+    return value
+
+
+def run_reference(function: str, case: Case, fn=None) -> dict:
+    """Call the reference (or ``fn``) on copies of the case's arguments; flattened outputs."""
+    fn = fn or getattr(nnlib, function)
+    args = [_copy(a) for a in case.args]
+    result = fn(*args, **{k: _copy(v) for k, v in case.kwargs.items()})
+    out = {} if case.inplace else flatten(result)
+    for index in case.inplace:
+        out.update(flatten(args[index], f"arg{index}"))
+    return out
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _logits(rng, n, c, dtype, scale=3.0):
+    return (scale * rng.standard_normal((n, c))).astype(dtype)
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n).astype(np.int64)
+
+
+def _name(dtype) -> str:
+    return np.dtype(dtype).name
+
+
+def _logit_cases(task, with_labels: bool):
+    shapes = [
+        ("small", 4, 3, np.float32, 3.0, False),
+        ("float64", 13, 7, np.float64, 3.0, True),
+        ("one_row", 1, 5, np.float32, 3.0, True),
+        ("large_logits", 6, 4, np.float64, 800.0, True),
+    ]
+    cases = []
+    for name, n, c, dtype, scale, unseen in shapes:
+        rng = _rng(task, name)
+        args = [_logits(rng, n, c, dtype, scale)]
+        if with_labels:
+            args.append(_labels(rng, n, c))
+        label = f"N={n}, C={c}, {_name(dtype)}" + (", logits near ±1000" if scale > 100 else "")
+        cases.append(Case(name, label, args, batch=n, unseen=unseen))
+    return cases
+
+
+def _numeric(task, name, args, loss_of, wrt, label):
+    """A case whose expected outputs are central differences of ``loss_of`` in ``args[wrt]``."""
+    expected = {}
+    for out_name, index in wrt:
+        point = args[index[0]] if len(index) == 1 else args[index[0]][index[1]]
+
+        def f(x, index=index):
+            a = [_copy(v) for v in args]
+            if len(index) == 1:
+                a[index[0]] = x
+            else:
+                a[index[0]][index[1]] = x
+            return loss_of(*a)
+
+        expected[out_name] = numerical_gradient(f, point)
+    n = args[0].shape[0]
+    return Case(name, label, args, expected=expected, batch=n, kind="numeric", weight=2.0)
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+def _losses_spec(task):
+    with_labels = task.function in ("softmax_loss", "softmax_loss_grad", "softmax_loss_grad_naive")
+    cases = _logit_cases(task.function, with_labels)
+    if task.function.startswith("softmax_loss_grad"):
+        rng = _rng(task.function, "numeric")
+        args = [_logits(rng, 3, 4, np.float64), _labels(rng, 3, 4)]
+        cases.append(
+            _numeric(
+                task.function,
+                "numeric",
+                args,
+                nnlib.softmax_loss,
+                [("return", (0,))],
+                "central differences of the loss, N=3, C=4, float64",
+            )
+        )
+    return cases
+
+
+def _regression_grad_cases(function):
+    cases = []
+    for name, n, d, c, dtype, unseen in [
+        ("small", 5, 4, 3, np.float32, False),
+        ("float64", 9, 6, 5, np.float64, True),
+        ("one_row", 1, 3, 2, np.float32, True),
+    ]:
+        rng = _rng(function, name)
+        args = [
+            rng.standard_normal((n, d)).astype(dtype),
+            _labels(rng, n, c),
+            (0.5 * rng.standard_normal((d, c))).astype(dtype),
+        ]
+        cases.append(
+            Case(name, f"N={n}, D={d}, C={c}, {_name(dtype)}", args, batch=n, unseen=unseen)
+        )
+    rng = _rng(function, "numeric")
+    args = [rng.standard_normal((3, 4)), _labels(rng, 3, 3), 0.5 * rng.standard_normal((4, 3))]
+    cases.append(
+        _numeric(
+            function,
+            "numeric",
+            args,
+            lambda X, y, t: nnlib.softmax_loss(X @ t, y),
+            [("return", (2,))],
+            "central differences in theta, N=3, D=4, C=3, float64",
+        )
+    )
+    return cases
+
+
+def _two_layer_problem(rng, n, d, h, c, dtype):
+    X = rng.standard_normal((n, d))
+    W1 = rng.standard_normal((d, h)) / np.sqrt(d)
+    W2 = rng.standard_normal((h, c)) / np.sqrt(h)
+    return [X.astype(dtype), _labels(rng, n, c), W1.astype(dtype), W2.astype(dtype)]
+
+
+def _nn_grad_cases(function):
+    cases = []
+    for name, n, d, h, c, dtype, unseen in [
+        ("small", 6, 5, 4, 3, np.float32, True),
+        ("float64", 11, 7, 9, 4, np.float64, True),
+        ("one_row", 1, 3, 5, 2, np.float32, True),
+    ]:
+        args = _two_layer_problem(_rng(function, name), n, d, h, c, dtype)
+        label = f"N={n}, D={d}, H={h}, C={c}, {_name(dtype)}"
+        cases.append(Case(name, label, args, batch=n, unseen=unseen))
+
+    def loss(X, y, W1, W2):
+        return nnlib.softmax_loss(np.maximum(X @ W1, 0) @ W2, y)
+
+    args = _two_layer_problem(_rng(function, "numeric"), 3, 3, 4, 3, np.float64)
+    cases.append(
+        _numeric(
+            function,
+            "numeric",
+            args,
+            loss,
+            [("return.0", (2,)), ("return.1", (3,))],
+            "central differences in W1 and W2, N=3, D=3, H=4, C=3, float64",
+        )
+    )
+    return cases
+
+
+def _mlp_problem(rng, n, sizes, dtype):
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    weights = nnlib.init_mlp(sizes, rng, dtype=dtype)
+    return X, _labels(rng, n, sizes[-1]), weights
+
+
+# tanh and sigmoid keep the MLP tasks independent of the student's relu / relu_grad tasks.
+_MLP_SHAPES = [
+    ("tanh_3_layers", 5, [4, 6, 5, 3], "tanh", np.float32),
+    ("sigmoid_2_layers", 8, [3, 7, 4], "sigmoid", np.float64),
+    ("tanh_one_row", 1, [6, 3, 4, 5, 2], "tanh", np.float32),
+    ("linear_1_layer", 4, [5, 3], "tanh", np.float64),
+]
+
+
+def _mlp_label(n, sizes, activation, dtype):
+    return f"N={n}, layers {sizes}, {activation}, {_name(dtype)}"
+
+
+def _mlp_cases(function):
+    cases = []
+    for name, n, sizes, activation, dtype in _MLP_SHAPES:
+        X, y, weights = _mlp_problem(_rng(function, name), n, sizes, dtype)
+        label = _mlp_label(n, sizes, activation, dtype)
+        if function == "mlp_forward":
+            cases.append(Case(name, label, [X, weights, activation], batch=n))
+        elif function == "mlp_backward":
+            logits, cache = nnlib.mlp_forward(X, weights, activation)
+            dlogits = nnlib.softmax_loss_grad(logits, y)
+            arg = Cache(cache.inputs, cache.preactivations, activation)
+            cases.append(Case(name, label, [dlogits, arg, weights], batch=n))
+        else:
+            cases.append(Case(name, label, [X, y, weights, activation], batch=n))
+    if function == "mlp_forward":
+        return cases
+    rng = _rng(function, "numeric")
+    X, y, weights = _mlp_problem(rng, 3, [3, 4, 3], np.float64)
+
+    def loss(X, y, weights, activation="tanh"):
+        return nnlib.softmax_loss(nnlib.mlp_forward(X, weights, activation)[0], y)
+
+    num = _numeric(
+        function,
+        "numeric",
+        [X, y, weights, "tanh"],
+        loss,
+        [("return.0", (2, 0)), ("return.1", (2, 1))],
+        "central differences in every W_i, N=3, layers [3, 4, 3], tanh, float64",
+    )
+    if function == "mlp_backward":
+        logits, cache = nnlib.mlp_forward(X, weights, "tanh")
+        num.args = [
+            nnlib.softmax_loss_grad(logits, y),
+            Cache(cache.inputs, cache.preactivations, "tanh"),
+            weights,
+        ]
+    cases.append(num)
+    return cases
+
+
+def _epoch_cases(function, helper, kind):
+    cases = []
+    shapes = [
+        ("partial_batch", 10, 3, 0.5, np.float32),
+        ("one_batch", 7, 7, 0.1, np.float64),
+        ("batch_of_one", 4, 1, 0.2, np.float64),
+    ]
+    for name, n, batch, lr, dtype in shapes:
+        rng = _rng(function, name)
+        if function == "softmax_regression_epoch":
+            X = rng.standard_normal((n, 5)).astype(dtype)
+            args = [X, _labels(rng, n, 3), (0.1 * rng.standard_normal((5, 3))).astype(dtype)]
+            inplace = (2,)
+        elif function == "nn_epoch":
+            args = _two_layer_problem(rng, n, 4, 6, 3, dtype)
+            inplace = (2, 3)
+        else:
+            X, y, weights = _mlp_problem(rng, n, [4, 5, 6, 3], dtype)
+            args = [X, y, weights]
+            inplace = (2,)
+        kwargs = {"lr": lr, "batch": batch}
+        if function == "mlp_epoch":
+            kwargs["activation"] = "tanh"
+        label = f"N={n}, batch={batch}, lr={lr}, {_name(dtype)}"
+        cases.append(Case(name, label, args, kwargs, batch=batch, inplace=inplace))
+    # The probe case: the helper replaced by a fake gradient, the loop graded on its own.
+    base = cases[0]
+    probe = Case(
+        "probe",
+        base.label + f", {helper} replaced by a probe",
+        base.args,
+        base.kwargs,
+        batch=base.batch,
+        kind="probe",
+        weight=0.0,
+        inplace=base.inplace,
+        probe={"name": helper, "kind": kind},
+    )
+    probe.expected = simulate_probe_epoch(probe)
+    cases.append(probe)
+    return cases
+
+
+def probe_gradient(X, y, weights):
+    """What the runner's probe returns in place of the true gradients (see runner.py)."""
+    shift = float(np.mean(X, dtype=np.float64)) + 0.01 * float(np.mean(y, dtype=np.float64))
+    return [(0.5 * W + shift).astype(W.dtype) for W in weights]
+
+
+def simulate_probe_epoch(case: Case, *, skip_last=False) -> dict:
+    """The weights after an epoch whose gradient helper is the probe."""
+    X, y = case.args[0], case.args[1]
+    weights = [_copy(a) for a in case.args[2:]]
+    weights = weights[0] if isinstance(weights[0], list) else weights
+    lr, batch = case.kwargs["lr"], case.kwargs["batch"]
+    for start in range(0, X.shape[0], batch):
+        if skip_last and start + batch > X.shape[0]:
+            break
+        grads = probe_gradient(X[start : start + batch], y[start : start + batch], weights)
+        for W, g in zip(weights, grads, strict=True):
+            W -= lr * g
+    if isinstance(case.args[2], list):
+        return {f"arg2.{i}": W for i, W in enumerate(weights)}
+    return {f"arg{2 + i}": W for i, W in enumerate(weights)}
+
+
+def _activation_cases(function):
+    cases = []
+    for name, shape, dtype, unseen in [
+        ("matrix", (4, 5), np.float32, False),
+        ("vector_float64", (9,), np.float64, True),
+        ("3d", (2, 3, 4), np.float32, True),
+    ]:
+        rng = _rng(function, name)
+        Z = rng.standard_normal(shape).astype(dtype)
+        Z.reshape(-1)[::4] = 0.0  # exact zeros: where the derivative's convention shows
+        cases.append(Case(name, f"shape {shape}, {_name(dtype)}", [Z], unseen=unseen))
+    return cases
+
+
+def _feature_cases(function):
+    cases = []
+    for name, n, dtype in [
+        ("small", 5, np.float32),
+        ("float64", 8, np.float64),
+        ("one_row", 1, np.float32),
+    ]:
+        rng = _rng(function, name)
+        X = rng.standard_normal((n, 2)).astype(dtype)
+        args = (
+            [X] if function == "radial_features" else [X, rng.standard_normal((2, 6)).astype(dtype)]
+        )
+        cases.append(Case(name, f"N={n}, {_name(dtype)}", args, batch=n))
+    return cases
+
+
+_COMPANIONS = {
+    "softmax_loss_grad_naive": ("losses", "softmax_loss_grad"),
+    "softmax_regression_grad_naive": ("linear", "softmax_regression_grad"),
+    "nn_gradients_naive": ("two_layer", "nn_gradients"),
+    "mlp_gradients_naive": ("mlp", "mlp_gradients"),
+}
+_EPOCH_HELPERS = {
+    "softmax_regression_epoch": ("softmax_regression_grad", "theta"),
+    "nn_epoch": ("nn_gradients", "two_layer"),
+    "mlp_epoch": ("mlp_gradients", "weights"),
+}
+
+
+def _cases_for(task: Task) -> list:
+    f = task.function
+    if task.module == "losses" or f == "softmax_loss_grad_naive":
+        return _losses_spec(task)
+    if f.startswith("softmax_regression_grad"):
+        return _regression_grad_cases(f)
+    if f.startswith("nn_gradients"):
+        return _nn_grad_cases(f)
+    if f in _EPOCH_HELPERS:
+        return _epoch_cases(f, *_EPOCH_HELPERS[f])
+    if f.startswith("mlp_"):
+        return _mlp_cases(f)
+    if task.module == "activations":
+        return _activation_cases(f)
+    return _feature_cases(f)
+
+
+@cache
+def task_specs() -> tuple:
+    """Every task's cases with reference outputs, built once per process."""
+    specs = []
+    for task in TASKS:
+        cases = _cases_for(task)
+        for case in cases:
+            if case.kind == "values":
+                case.expected = run_reference(task.function, case)
+        modules = {task.module}
+        companion = companion_module = None
+        if task.function in _COMPANIONS:
+            companion_module, companion = _COMPANIONS[task.function]
+            modules.add(companion_module)
+            for case in [c for c in cases if c.kind == "values"]:
+                cases.append(
+                    Case(
+                        case.name + "~vec",
+                        case.label,
+                        case.args,
+                        case.kwargs,
+                        batch=case.batch,
+                        kind="companion",
+                        weight=0.0,
+                        function=companion,
+                    )
+                )
+        if task.module in ("mlp", "naive") or task.function == "mlp_gradients_naive":
+            modules.add("mlp")  # MLPCache arguments are built from the student's class
+        specs.append(TaskSpec(task, tuple(sorted(modules)), cases, companion, companion_module))
+    return tuple(specs)

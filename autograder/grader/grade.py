@@ -1,0 +1,159 @@
+"""Grade one submission: run its tasks in sandboxed children, judge, build the record.
+
+One child runs every task in plan order, with a per-task wall-clock timeout. When a child
+dies or hangs inside a task, that task fails with the reason and a *fresh* child (on a fresh
+copy of the submission) runs the tasks after it, so a crash costs only the task it happened
+in. Every task is judged on its own outputs; the composite epochs are also run with their
+gradient helper replaced by a probe, so a wrong helper is not charged twice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .cases import task_specs
+from .compare import CRASH, crashed_result, judge_task, read_case
+from .sandbox import Limits, Sandbox
+from .submission import SubmissionError, copy_package, student_id
+from .workspace import prepare_sandbox, write_inputs
+
+GRADER_VERSION = "1"
+
+
+def _scratch_root() -> str | None:
+    """Where children's folders live: ``$NNLIB_GRADER_TMP``, else a tmpfs when there is one
+    (thousands of small files per submission are much cheaper there), else the default."""
+    chosen = os.environ.get("NNLIB_GRADER_TMP")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+class Grader:
+    """Grades submissions one at a time; one instance per worker process.
+
+    Parameters
+    ----------
+    mode : {"auto", "namespace", "uid", "plain"}
+        Sandbox strength (see :mod:`autograder.grader.sandbox`).
+    limits : Limits, optional
+    slot : int
+        The worker's slot, which picks its unprivileged user id.
+    """
+
+    def __init__(self, mode: str = "auto", limits: Limits | None = None, slot: int = 0):
+        self.sandbox = Sandbox(mode, limits)
+        self.slot = slot
+        self.specs = task_specs()
+        self.work = Path(tempfile.mkdtemp(prefix="nnlib-grader-", dir=_scratch_root()))
+        self.work.chmod(0o711)  # children may pass through, never list it
+        self.inputs = self.work / "inputs"
+        self.plan = write_inputs(self.specs, self.inputs, self.sandbox.limits.task_cpu_seconds)
+
+    def close(self) -> None:
+        """Remove the private working folder."""
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def grade(self, submission: Path) -> dict:
+        """Grade one submission and return its record (never raises for a bad submission).
+
+        Raises
+        ------
+        RuntimeError
+            Only when the sandbox itself fails (a grader problem, not the student's).
+        """
+        started = time.monotonic()
+        record = {
+            "student": student_id(submission),
+            "submission": str(submission),
+            "grader_version": GRADER_VERSION,
+            "sandbox": self.sandbox.mode,
+            "max_score": float(sum(s.task.points for s in self.specs)),
+        }
+        scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=self.work))
+        try:
+            package = scratch / "nnlib"
+            try:
+                record["fingerprint"] = copy_package(submission, package, scratch / "unpacked")
+            except SubmissionError as exc:
+                record.update(score=0.0, error=str(exc), tasks=[], attempts=0)
+                return record
+            results, attempts, output = self._run_all(package, scratch)
+            tasks = [judge_task(spec, results[spec.task.function]) for spec in self.specs]
+            record["score"] = round(sum(t.score for t in tasks), 2)
+            record["tasks"] = [
+                {
+                    "function": t.function,
+                    "points": t.points,
+                    "score": t.score,
+                    "checks": [vars(c) for c in t.checks],
+                    "notes": t.notes,
+                }
+                for t in tasks
+            ]
+            record["attempts"] = attempts
+            record["output"] = output
+            record["seconds"] = round(time.monotonic() - started, 3)
+            return record
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run_all(self, package: Path, scratch: Path):
+        remaining = [spec.task.function for spec in self.specs]
+        by_name = {spec.task.function: spec for spec in self.specs}
+        results, output, attempts = {}, [], 0
+        while remaining:
+            attempts += 1
+            attempt_dir = scratch / f"attempt-{attempts}"
+            attempt_dir.mkdir(mode=0o700)
+            sandbox_dir = attempt_dir / "sandbox"
+            writable = prepare_sandbox(
+                sandbox_dir, package, self.inputs, [self.plan[name] for name in remaining]
+            )
+            self.sandbox.hand_over(sandbox_dir, self.slot, writable)
+            outcome = self.sandbox.run(attempt_dir, sandbox_dir, self.slot)
+            for stream in ("stdout", "stderr"):
+                text = getattr(outcome, stream).strip()
+                if text:
+                    output.append(f"[{stream}, run {attempts}]\n{text}")
+            finished = set(outcome.done)
+            for name in remaining:
+                if name in finished or name == outcome.failed:
+                    results[name] = self._read(by_name[name], sandbox_dir, outcome, name)
+            if outcome.failed is None:
+                missing = [n for n in remaining if n not in finished]
+                for name in missing:  # ended without running them: should not happen
+                    results[name] = crashed_result(by_name[name], "was not run")
+                remaining = []
+            else:
+                remaining = remaining[remaining.index(outcome.failed) + 1 :]
+                if outcome.failed_import:
+                    # Importing that module killed the child: every later task that needs it
+                    # would die the same way, so it fails now instead of costing a child each.
+                    module = outcome.failed_import
+                    reason = (
+                        f"{CRASH}importing nnlib/{module}.py: {outcome.reason} "
+                        f"(first seen while running {outcome.failed})"
+                    )
+                    for name in [n for n in remaining if module in by_name[n].modules]:
+                        results[name] = {
+                            c.name: ({"error": reason}, {}) for c in by_name[name].cases
+                        }
+                        remaining.remove(name)
+            shutil.rmtree(attempt_dir, ignore_errors=True)
+        return results, attempts, "\n".join(output)[-4000:]
+
+    def _read(self, spec, sandbox_dir: Path, outcome, name: str) -> dict:
+        folder = sandbox_dir / "out" / name
+        results = {}
+        for case in spec.cases:
+            meta, outputs = read_case(folder / case.name)
+            if not meta and name == outcome.failed:
+                meta = {"error": f"{CRASH}{outcome.reason} (while running {name})"}
+            results[case.name] = (meta, outputs)
+        return results

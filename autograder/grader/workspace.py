@@ -1,0 +1,104 @@
+"""Lay out what a child needs: the hidden inputs as ``.npy`` files and the plan of calls.
+
+The inputs are written once per grading process and hard-linked (read-only, owned by the
+grader) into every child's folder; the plan lists, per task, the calls to make and which
+arrays to return. No expected output is ever written where a child could read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .cases import Cache
+from .sandbox import RUNNER
+
+
+def _arg(value, folder: Path, name: str) -> dict:
+    if isinstance(value, np.ndarray):
+        np.save(folder / f"{name}.npy", value, allow_pickle=False)
+        return {"kind": "array", "file": f"{name}.npy"}
+    if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+        return {
+            "kind": "list",
+            "items": [_arg(v, folder, f"{name}_{i}") for i, v in enumerate(value)],
+        }
+    if isinstance(value, Cache):
+        return {
+            "kind": "mlpcache",
+            "inputs": _arg(value.inputs, folder, f"{name}_inputs"),
+            "preactivations": (
+                _arg(value.preactivations, folder, f"{name}_pre")
+                if value.preactivations
+                else {"kind": "value", "value": []}
+            ),
+            "activation": value.activation,
+        }
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"kind": "value", "value": value}
+    raise TypeError(f"cannot pass {type(value).__name__} to the child")
+
+
+def write_inputs(specs, root: Path, task_cpu_seconds: int) -> dict:
+    """Write every case's inputs under ``root``; return the plan entry of every task."""
+    entries = {}
+    for spec in specs:
+        calls = []
+        for case in spec.cases:
+            rel = f"{spec.task.function}/{case.name}"
+            folder = root / rel
+            folder.mkdir(parents=True)
+            companion = case.kind == "companion"
+            calls.append(
+                {
+                    "case": case.name,
+                    "module": spec.companion_module if companion else spec.task.module,
+                    "function": case.function or spec.task.function,
+                    "inputs": rel,
+                    "args": [_arg(a, folder, f"a{i}") for i, a in enumerate(case.args)],
+                    "kwargs": {k: _arg(v, folder, f"k_{k}") for k, v in case.kwargs.items()},
+                    "inplace": list(case.inplace),
+                    "probe": case.probe,
+                }
+            )
+        entries[spec.task.function] = {
+            "name": spec.task.function,
+            "modules": list(spec.modules),
+            "cpu_seconds": task_cpu_seconds,
+            "calls": calls,
+        }
+    for dirpath, _, files in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+    return entries
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    for dirpath, _, files in os.walk(src):
+        target = dest / Path(dirpath).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        os.chmod(target, 0o755)
+        for name in files:
+            try:
+                os.link(os.path.join(dirpath, name), target / name)
+            except OSError:
+                shutil.copy2(os.path.join(dirpath, name), target / name)
+
+
+def prepare_sandbox(sandbox_dir: Path, package: Path, inputs: Path, tasks: list) -> list:
+    """Fill a fresh child folder; return the folders the child must be able to write."""
+    sandbox_dir.mkdir(mode=0o700)
+    student = sandbox_dir / "student"
+    shutil.copytree(package, student / "nnlib")
+    _link_tree(inputs, sandbox_dir / "inputs")
+    grader = sandbox_dir / ".grader"
+    grader.mkdir(mode=0o755)
+    shutil.copyfile(RUNNER, grader / "runner.py")
+    (grader / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    (sandbox_dir / "out").mkdir()
+    return [student, sandbox_dir / "out"]

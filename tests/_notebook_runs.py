@@ -1,0 +1,220 @@
+"""The expensive runs behind tests/test_notebooks.py and tests/test_book.py, done once per session.
+
+Executing notebooks dominates the cost, so every run starts together and the two test modules
+share the results (:func:`course_runs` caches them in this module, which both import):
+
+- the book: ``scripts/build_book.py`` executes the five solution notebooks (a subprocess);
+- ``nbgrader validate`` of every solution notebook (a subprocess);
+- ``nbgrader autograde`` of two submissions in two scratch course folders (two subprocesses): one
+  equal to the solutions, one equal to the released student notebooks;
+- the released notebooks, executed here against the student copy of ``nnlib`` (every solution
+  block replaced by its stub), to see where and how they fail.
+
+Kernels run with one BLAS thread each, so that four of them share two cores without thrashing.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import build_book  # noqa: E402
+import release_notebooks  # noqa: E402
+
+from autograder.student_copy import make_student_copy  # noqa: E402
+from nnlib.tasks import NOTEBOOKS  # noqa: E402
+
+__all__ = [
+    "NOTEBOOKS",
+    "ROOT",
+    "build_book",
+    "course_runs",
+    "release_notebooks",
+]
+
+CONFIG = (ROOT / "autograder" / "nbgrader_config.py").with_suffix("")
+TIMEOUT = 900  # seconds for any one background run; a hang fails the tests instead of blocking
+COURSE_ID = "manual-neural-networks"
+
+
+def quiet_env(**extra: str) -> dict:
+    """The environment for kernels and nbgrader: one BLAS thread each, the venv on PATH."""
+    env = dict(os.environ)
+    # nbgrader runs the gradebook's migrations with the "alembic" command: find the venv's
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Background:
+    """A subprocess whose output goes to a log file."""
+
+    name: str
+    command: list
+    cwd: Path
+    log: Path
+    process: subprocess.Popen | None = None
+    returncode: int | None = None
+    seconds: float = 0.0
+
+    def start(self, env: dict) -> Background:
+        self._t0 = time.perf_counter()
+        self._out = open(self.log, "w")  # closed in wait()
+        self.process = subprocess.Popen(
+            self.command, cwd=self.cwd, stdout=self._out, stderr=subprocess.STDOUT, env=env
+        )
+        return self
+
+    def wait(self) -> Background:
+        if self.returncode is None:
+            try:
+                self.returncode = self.process.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.returncode = self.process.wait()
+                with open(self.log, "a") as f:
+                    f.write(f"\n[killed after {TIMEOUT} s]\n")
+            self._out.close()
+            self.seconds = time.perf_counter() - self._t0
+        return self
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Runs:
+    base: Path
+    release: Path
+    student_nnlib: Path
+    book: Path
+    book_run: Background
+    validate_run: Background
+    grade_runs: dict  # "solution" / "release" -> Background
+    student_notebooks: dict = field(default_factory=dict)  # name -> executed release notebook
+    student_seconds: float = 0.0
+
+    def scores(self, kind: str) -> dict[str, tuple[float, float]]:
+        """``{notebook: (autograded score, autograded maximum)}`` from a grading run's gradebook."""
+        from nbgrader.api import Gradebook
+
+        db = f"sqlite:///{self.base / f'grade_{kind}' / 'gradebook.db'}"
+        out = {}
+        with Gradebook(db, COURSE_ID) as gb:
+            for name in NOTEBOOKS:
+                nb = gb.find_submission_notebook(name, name, kind)
+                out[name] = (float(nb.code_score), float(nb.max_code_score))
+        return out
+
+
+def _nbgrader(*args: str) -> list:
+    return [sys.executable, "-m", "nbgrader", *args, f"--NbGrader.config_file={CONFIG}"]
+
+
+def _grading_course(
+    base: Path, kind: str, submissions: Path, suffix: str, shadow: bool = False
+) -> Background:
+    """A scratch course folder with the sources and one student, ``kind``, to autograde."""
+    course = base / f"grade_{kind}"
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    for name in NOTEBOOKS:
+        target = course / "submitted" / kind / name
+        target.mkdir(parents=True)
+        shutil.copyfile(submissions / name / f"{name}{suffix}", target / f"{name}.ipynb")
+        if shadow:
+            # A submission that brings its own (broken) nnlib: grading must ignore it and use
+            # the reference library, or every cell that imports nnlib fails.
+            (target / "nnlib").mkdir()
+            (target / "nnlib" / "__init__.py").write_text(
+                'raise ImportError("a submitted nnlib was imported while grading")\n'
+            )
+    root = f"--CourseDirectory.root={course}"
+    # generate_assignment records the assignments and their grade cells in the gradebook, which
+    # autograde needs; both run in one shell so that the two steps stay in order.
+    generate = _nbgrader("generate_assignment", "*", "--force", root, "--log-level=WARN")
+    autograde = _nbgrader("autograde", "*", "--create", "--force", root, "--log-level=WARN")
+    script = f"{shlex.join(generate)} && {shlex.join(autograde)}"
+    return Background(f"autograde {kind}", ["sh", "-c", script], course, base / f"{kind}.log")
+
+
+def _run_student_notebook(path: Path, student_dir: Path):
+    """Execute a released notebook with the student copy of nnlib first on the path."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute(env=quiet_env(PYTHONPATH=str(student_dir)))
+    return nb
+
+
+def start(base: Path) -> Runs:
+    """Start every run; return once the student notebooks are done (the rest keeps going)."""
+    base.mkdir(parents=True, exist_ok=True)
+    release = base / "release"
+    release_notebooks.generate(release)
+    student_dir = base / "student"
+    make_student_copy(ROOT / "src" / "nnlib", student_dir / "nnlib")
+
+    env = quiet_env()
+    book = base / "book"
+    book_run = Background(
+        "book",
+        [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--out", str(book)],
+        ROOT,
+        base / "book.log",
+    ).start(env)
+    validate_dir = base / "validate"
+    validate_dir.mkdir()
+    sources = [str(ROOT / "solutions" / n / f"{n}.ipynb") for n in NOTEBOOKS]
+    validate_run = Background(
+        "validate", _nbgrader("validate", *sources), validate_dir, base / "validate.log"
+    ).start(env)
+    grade_runs = {
+        "solution": _grading_course(
+            base, "solution", ROOT / "solutions", ".ipynb", shadow=True
+        ).start(env),
+        "release": _grading_course(base, "release", release, ".ipynb").start(env),
+    }
+    runs = Runs(base, release, student_dir / "nnlib", book, book_run, validate_run, grade_runs)
+
+    t0 = time.perf_counter()
+    for name in NOTEBOOKS:
+        runs.student_notebooks[name] = _run_student_notebook(
+            release / name / f"{name}.ipynb", student_dir
+        )
+    runs.student_seconds = time.perf_counter() - t0
+    return runs
+
+
+_CACHE: dict[str, Runs] = {}
+
+
+def course_runs(tmp_path_factory) -> Runs:
+    """All runs, started on first use and finished before returning; shared by both modules."""
+    if "runs" not in _CACHE:
+        runs = start(tmp_path_factory.mktemp("course"))
+        for run in (runs.book_run, runs.validate_run, *runs.grade_runs.values()):
+            run.wait()
+        _CACHE["runs"] = runs
+    return _CACHE["runs"]

@@ -1,0 +1,177 @@
+"""The student bundle: nothing secret in it, it installs fresh, its tests fail only as stubs.
+
+One fresh virtual environment per test session (installing numpy, scipy, matplotlib,
+scikit-learn and pytest from the configured mirrors takes most of a minute).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.bundle import ROOT, BundleError, build_bundle, leaked_lines, secret_lines
+from autograder.student_copy import stub_message
+from nnlib.tasks import TASKS
+
+REFERENCE = ROOT / "src" / "nnlib"
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bundle")
+    build_bundle(tmp / "student", zip_path=tmp / "student.zip")
+    return tmp / "student"
+
+
+def test_bundle_layout(bundle):
+    for name in ("README.md", "pyproject.toml", "src/nnlib/__init__.py", "tests/conftest.py"):
+        assert (bundle / name).is_file(), name
+    assert (bundle / "notebooks").is_dir()
+    notebooks = ROOT / "notebooks"
+    if notebooks.is_dir():
+        expected = sorted(
+            p.relative_to(notebooks)
+            for p in notebooks.rglob("*.ipynb")
+            if ".ipynb_checkpoints" not in p.parts
+        )
+        assert (
+            sorted(
+                p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").rglob("*.ipynb")
+            )
+            == expected
+        )
+    tests = "".join(p.read_text() for p in (bundle / "tests").glob("test_*.py"))
+    for task in TASKS:
+        assert f"@pytest.mark.{task.marker}\n" in tests, f"no visible test for {task.function}"
+        assert stub_message(task.function) in (bundle / task.path).read_text()
+
+
+def test_no_solution_line_anywhere_in_the_bundle_or_its_zip(bundle, tmp_path):
+    secrets = secret_lines(REFERENCE, ROOT / "solutions")
+    assert len(secrets) > 50, "the secret-line extraction found suspiciously little"
+    assert leaked_lines(bundle, secrets) == []
+    with zipfile.ZipFile(bundle.with_suffix(".zip")) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    assert leaked_lines(tmp_path / "unzipped", secrets) == []
+    # and the check does catch a leak
+    leaky = tmp_path / "leaky"
+    shutil.copytree(bundle, leaky)
+    line = sorted(secrets)[0]
+    (leaky / "notes.txt").write_text(f"copied from the solution:\n    {line}\n")
+    assert leaked_lines(leaky, secrets) == [("notes.txt", line)]
+
+
+def test_build_refuses_a_missing_reference(tmp_path):
+    with pytest.raises(BundleError, match="reference package not found"):
+        build_bundle(tmp_path / "b", package=tmp_path / "nothing")
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(bundle, tmp_path_factory):
+    env_dir = tmp_path_factory.mktemp("fresh") / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    result = _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            f"{bundle}[test]",
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return python
+
+
+def _pytest(python, folder, junit, extra_env=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(extra_env or {})
+    return _run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "tests",
+        ],
+        cwd=folder,
+        env=env,
+    )
+
+
+def _cases(junit):
+    return list(ET.parse(junit).getroot().iter("testcase"))
+
+
+@pytest.mark.slow
+def test_fresh_install_fails_only_with_the_stubs_messages(fresh_venv, bundle, tmp_path):
+    result = _pytest(fresh_venv, bundle, tmp_path / "junit.xml")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    cases = _cases(tmp_path / "junit.xml")
+    assert len(cases) == len(TASKS)
+    for case in cases:
+        failures = case.findall("failure") + case.findall("error")
+        assert failures, f"{case.get('name')} passed against the stubs"
+        text = failures[0].get("message", "") + (failures[0].text or "")
+        assert "NotImplementedError" in text and "is not implemented yet" in text, (
+            f"{case.get('name')} failed with something other than a stub's message:\n{text[-800:]}"
+        )
+
+
+@pytest.mark.slow
+def test_reference_copied_into_the_bundle_passes_every_visible_test(fresh_venv, bundle, tmp_path):
+    solved = tmp_path / "solved"
+    shutil.copytree(bundle, solved)
+    shutil.rmtree(solved / "src" / "nnlib")
+    shutil.copytree(
+        REFERENCE, solved / "src" / "nnlib", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {"PYTHONPATH": str(solved / "src")}
+    which = _run(
+        [str(fresh_venv), "-c", "import nnlib; print(nnlib.__file__)"], env={**os.environ, **env}
+    )
+    assert which.stdout.strip().startswith(str(solved)), which.stdout + which.stderr
+    result = _pytest(fresh_venv, solved, tmp_path / "junit.xml", env)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert len(_cases(tmp_path / "junit.xml")) == len(TASKS)
+
+
+def test_one_task_runs_alone_by_its_marker(bundle):
+    result = _run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "task_nn_gradients",
+            "tests",
+        ],
+        cwd=bundle,
+        env={**os.environ, "PYTHONPATH": str(bundle / "src")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/19 tests collected" in result.stdout or "1 test collected" in result.stdout, (
+        result.stdout
+    )
+    assert Path(bundle / "tests" / "test_03_two_layer_network.py").is_file()

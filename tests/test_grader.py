@@ -1,0 +1,238 @@
+"""The library grader piece by piece: submissions, the sandbox, diagnosis, records, resume."""
+
+import json
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from autograder.grader.cases import Case, task_specs
+from autograder.grader.cli import grade_folder, main
+from autograder.grader.corpus import REFERENCE_SRC, Sample, build_sample, load_samples
+from autograder.grader.diagnose import likely_mistakes
+from autograder.grader.grade import Grader
+from autograder.grader.report import atomic_write, grades_csv
+from autograder.grader.submission import SubmissionError, copy_package, list_submissions
+
+SAMPLES = {s.name: s for s in load_samples()}
+
+
+def _build(tmp_path, *names):
+    subs = tmp_path / "subs"
+    for name in names:
+        build_sample(SAMPLES[name], subs, {})
+    return subs
+
+
+# ------------------------------------------------------------------------ submissions
+
+
+def test_zip_and_nested_folders_are_found(tmp_path):
+    subs = _build(tmp_path, "reference")
+    with zipfile.ZipFile(tmp_path / "alice.zip", "w") as archive:
+        for path in (subs / "reference").rglob("*.py"):
+            archive.write(path, "alice-bundle/" + str(path.relative_to(subs / "reference")))
+    digest_zip = copy_package(tmp_path / "alice.zip", tmp_path / "a", tmp_path / "scratch")
+    digest_dir = copy_package(subs / "reference", tmp_path / "b", tmp_path / "scratch2")
+    assert digest_zip == digest_dir
+    assert (tmp_path / "a" / "losses.py").is_file()
+
+
+def test_bad_submissions_get_a_clear_error(tmp_path):
+    (tmp_path / "broken.zip").write_bytes(b"this is not a zip")
+    with pytest.raises(SubmissionError, match="not a readable zip"):
+        copy_package(tmp_path / "broken.zip", tmp_path / "x", tmp_path / "s")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionError, match="no nnlib package"):
+        copy_package(tmp_path / "empty", tmp_path / "y", tmp_path / "s2")
+    with pytest.raises(SubmissionError, match="not found"):
+        list_submissions(tmp_path / "missing")
+
+
+def test_cli_reports_a_missing_folder(tmp_path, capsys):
+    assert main([str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert "submissions folder not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+
+
+# ------------------------------------------------------------------------ diagnosis
+
+
+def _case(function, name="small"):
+    spec = next(s for s in task_specs() if s.task.function == function)
+    return next(c for c in spec.cases if c.name == name)
+
+
+@pytest.mark.parametrize(
+    ("function", "mutate", "phrase"),
+    [
+        ("softmax_loss_grad", lambda e, c: {"return": e["return"] * c.batch}, "times too large"),
+        ("softmax_loss_grad", lambda e, c: {"return": -e["return"]}, "sign flipped"),
+        ("softmax_regression_grad", lambda e, c: {"return": e["return"].T}, "transposed"),
+        ("nn_gradients", None, "ReLU mask is missing"),
+        ("softmax_loss_grad", "labels", "label values themselves"),
+        ("mlp_backward", "at_output", "output σ(U)"),
+        ("softmax_regression_epoch", "drop_last", "last, partial minibatch"),
+    ],
+)
+def test_likely_mistake_is_named(function, mutate, phrase):
+    name = (
+        "partial_batch"
+        if function.endswith("epoch")
+        else "tanh_3_layers"
+        if (function.startswith("mlp"))
+        else "small"
+    )
+    case = _case(function, name)
+    expected = case.expected
+    if mutate is None:  # the ReLU mask left out of dW1
+        X, y, W1, W2 = case.args
+        A1 = np.maximum(X @ W1, 0)
+        S = np.exp(A1 @ W2 - (A1 @ W2).max(1, keepdims=True))
+        S /= S.sum(1, keepdims=True)
+        S[np.arange(len(y)), y] -= 1
+        got = {"return.0": X.T @ (S / len(y) @ W2.T), "return.1": expected["return.1"]}
+    elif mutate == "labels":
+        Z, y = case.args
+        S = np.exp(Z - Z.max(1, keepdims=True))
+        S /= S.sum(1, keepdims=True)
+        got = {"return": ((S - y[:, None]) / len(y)).astype(Z.dtype)}
+    elif mutate == "at_output":
+        from autograder.grader.diagnose import _mlp_backward_variants
+
+        got = next(iter(_mlp_backward_variants(case).values()))
+    elif mutate == "drop_last":
+        from autograder.grader.diagnose import _epoch_variants
+
+        got = _epoch_variants(function)(case)[
+            "dropped the last, partial minibatch; it must be included"
+        ]
+    else:
+        got = mutate(expected, case)
+    messages = likely_mistakes(function, case, got)
+    assert any(phrase in m for m in messages), messages
+
+
+def test_a_correct_output_has_no_mistake():
+    case = _case("nn_gradients")
+    assert likely_mistakes("nn_gradients", case, dict(case.expected)) == []
+
+
+def test_every_task_has_hidden_cases_of_shapes_the_visible_checks_do_not_use():
+    from nnlib import checks
+
+    for spec in task_specs():
+        values = [c for c in spec.cases if c.kind == "values"]
+        first = [c.args[0] for c in values if isinstance(c.args[0], np.ndarray)]
+        assert any(a.shape[0] not in (checks.N, checks.D) for a in first), spec.task.function
+        assert len(values) >= 3 and all(isinstance(c, Case) for c in spec.cases)
+
+
+# ------------------------------------------------------------------------ sandbox
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="hiding files from the child needs root")
+def test_child_sees_no_reference_output_or_other_submission(tmp_path):
+    out, subs = tmp_path / "out", tmp_path / "subs"
+    spy = Sample(
+        "spy",
+        "reports what it can see",
+        "reference",
+        138,
+        "",
+        [
+            {
+                "module": "activations",
+                "function": "relu",
+                "code": f'''
+def relu(Z):
+    import os
+    paths = {{"reference": "{REFERENCE_SRC}/losses.py",
+             "repository": "{REFERENCE_SRC.parent.parent}", "output": "{out}",
+             "submissions": "{subs}", "root_home": "/root/.bashrc",
+             "grader": "{REFERENCE_SRC.parent.parent}/autograder/grader/cases.py"}}
+    seen = sorted(k for k, p in paths.items() if os.path.exists(p))
+    print("VISIBLE:", seen, "UID:", os.getuid(), flush=True)
+    return np.maximum(Z, 0)
+''',
+            }
+        ],
+    )
+    build_sample(spy, subs, {})
+    out.mkdir()
+    grader = Grader("namespace")
+    try:
+        record = grader.grade(subs / "spy")
+    finally:
+        grader.close()
+    assert record["score"] == 138
+    assert "VISIBLE: []" in record["output"], record["output"]
+    uid = int(record["output"].split("UID:")[1].split()[0])
+    assert uid != 0
+
+
+def test_plain_sandbox_grades_alike(tmp_path):
+    subs = _build(tmp_path, "reference", "partial", "os_exit_in_function")
+    grade_folder(subs, tmp_path / "out", jobs=1, mode="plain", echo=lambda *a: None)
+    for name in ("reference", "partial", "os_exit_in_function"):
+        record = json.loads((tmp_path / "out" / name / "result.json").read_text())
+        assert record["sandbox"] == "plain"
+        assert record["score"] == SAMPLES[name].expected_score
+
+
+# ------------------------------------------------------------------------ records
+
+
+def test_resume_skips_finished_and_force_regrades(tmp_path):
+    subs = _build(tmp_path, "reference", "stubs")
+    out, log = tmp_path / "out", []
+    assert grade_folder(subs, out, echo=log.append) == (2, 0)
+    first = json.loads((out / "reference" / "result.json").read_text())
+    assert grade_folder(subs, out, echo=log.append) == (0, 0)  # nothing left to do
+    (out / "stubs" / "result.json").unlink()  # as if interrupted before stubs finished
+    assert grade_folder(subs, out, echo=log.append) == (1, 0)
+    assert grade_folder(subs, out, force=True, echo=log.append) == (2, 0)
+    with open(subs / "stubs" / "src" / "nnlib" / "losses.py", "a") as f:
+        f.write("\n# resubmitted\n")
+    assert grade_folder(subs, out, echo=log.append) == (1, 0)  # changed code is regraded
+    again = json.loads((out / "reference" / "result.json").read_text())
+    for record in (first, again):
+        record.pop("seconds")
+    assert first == again, "same submission, same record"
+    assert (out / "grades.csv").read_text().count("\n") == 3
+
+
+def test_output_inside_submissions_is_refused(tmp_path):
+    subs = _build(tmp_path, "stubs")
+    with pytest.raises(SubmissionError, match="must not lie inside"):
+        grade_folder(subs, subs / "grades", echo=lambda *a: None)
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    atomic_write(tmp_path / "a" / "x.json", "{}")
+    atomic_write(tmp_path / "a" / "x.json", '{"b": 1}')
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.json"]
+
+
+def test_error_record_in_csv():
+    text = grades_csv(
+        [
+            {
+                "student": "bob",
+                "score": 0.0,
+                "max_score": 138.0,
+                "error": "bob.zip is not a readable zip file",
+                "tasks": [],
+            }
+        ]
+    )
+    assert "bob,0,138,error: bob.zip is not a readable zip file" in text
+
+
+def test_reference_package_is_untouched_by_grading():
+    assert "### BEGIN SOLUTION" in (REFERENCE_SRC / "losses.py").read_text()
+    assert shutil.which("unshare") or os.geteuid() != 0

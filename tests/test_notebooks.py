@@ -1,0 +1,283 @@
+"""The notebook series: nbgrader sources, their release, and how they run and grade.
+
+Fast tests read the source notebooks. The others share one set of background runs (see
+``tests/_notebook_runs.py``): the solution notebooks executed by the book build, ``nbgrader
+validate``, ``nbgrader autograde`` of the solutions and of the release, and the released notebooks
+executed against the student copy of ``nnlib``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from _notebook_runs import NOTEBOOKS, ROOT, course_runs, release_notebooks
+
+from autograder.student_copy import stub_message
+from nnlib.tasks import TASKS
+
+SOURCES = {name: ROOT / "solutions" / name / f"{name}.ipynb" for name in NOTEBOOKS}
+RELEASED = {name: ROOT / "notebooks" / name / f"{name}.ipynb" for name in NOTEBOOKS}
+ANSWER_STUB = ""  # nbgrader's answer-cell stub: raise NotImplementedError() with no message
+LIBRARY_STUBS = {stub_message(task.function): task for task in TASKS}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return course_runs(tmp_path_factory)
+
+
+def _grade(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _sources():
+    return {name: nbformat.read(path, as_version=4) for name, path in SOURCES.items()}
+
+
+# --------------------------------------------------------------------------- the sources
+
+
+def test_every_course_notebook_has_a_source_and_a_release():
+    for name in NOTEBOOKS:
+        assert SOURCES[name].is_file(), f"missing source notebook {SOURCES[name]}"
+        assert RELEASED[name].is_file(), (
+            f"missing released notebook {RELEASED[name]}: run make release-notebooks"
+        )
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_source_is_a_lesson_with_goals_summary_and_graded_work(name):
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[0].cell_type == "markdown" and "Learning goals" in nb.cells[0].source, (
+        "the first cell states the learning goals"
+    )
+    assert nb.cells[-1].cell_type == "markdown" and "## Summary" in nb.cells[-1].source, (
+        "the last cell is the summary"
+    )
+    assert any("$$" in c.source for c in nb.cells if c.cell_type == "markdown"), (
+        "derivations in LaTeX"
+    )
+    ids = [c.id for c in nb.cells]
+    assert len(ids) == len(set(ids)), (
+        "cell ids must be unique (nbgrader and the release rely on it)"
+    )
+
+    written = [c for c in nb.cells if c.cell_type == "markdown" and _grade(c).get("grade")]
+    assert len(written) >= 2, "at least two manually graded written questions"
+    answers = [c for c in nb.cells if c.cell_type == "code" and _grade(c).get("solution")]
+    tests = [c for c in nb.cells if c.cell_type == "code" and _grade(c).get("grade")]
+    assert answers and tests, "at least one autograded answer cell with its tests"
+    for cell in written + tests:
+        assert _grade(cell).get("points", 0) > 0, f"{_grade(cell)['grade_id']} has no points"
+    for cell in answers:
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+    for cell in tests:
+        assert "### BEGIN HIDDEN TESTS" in cell.source, (
+            f"{_grade(cell)['grade_id']}: every test cell has visible and hidden tests"
+        )
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert "assert" in visible, f"{_grade(cell)['grade_id']}: no visible test"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, (
+                "source notebooks are committed without outputs"
+            )
+
+
+def test_every_library_task_is_checked_in_its_notebook():
+    sources = _sources()
+    for task in TASKS:
+        code = "\n".join(c.source for c in sources[task.notebook].cells if c.cell_type == "code")
+        text = "\n".join(c.source for c in sources[task.notebook].cells)
+        assert f"checks.check_{task.function}()" in code, (
+            f"{task.notebook} should run checks.check_{task.function}() after asking for it"
+        )
+        assert task.path in text and task.function in text, (
+            f"{task.notebook} should say that {task.function} goes in {task.path}"
+        )
+
+
+def test_real_data_switches_by_one_variable():
+    for name in ("03_two_layer_network", "04_backprop"):
+        nb = nbformat.read(SOURCES[name], as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert re.search(r'^DATASET = "digits"', code, re.M), f"{name}: DATASET switch missing"
+        assert "nnlib.load_mnist()" in code
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert "What to expect" in text and "Fashion-MNIST" in text
+
+
+# --------------------------------------------------------------------------- the release
+
+
+def test_committed_release_is_clean():
+    for name in NOTEBOOKS:
+        problems = release_notebooks.leaks(SOURCES[name], RELEASED[name])
+        assert not problems, f"{RELEASED[name]} leaks:\n" + "\n".join(problems)
+
+
+def test_committed_release_is_up_to_date(runs):
+    for name in NOTEBOOKS:
+        fresh = runs.release / name / f"{name}.ipynb"
+        assert release_notebooks.normalized(RELEASED[name]) == release_notebooks.normalized(
+            fresh
+        ), f"notebooks/{name} is stale: run make release-notebooks"
+
+
+def test_release_replaces_answers_with_stubs(runs):
+    for name in NOTEBOOKS:
+        nb = nbformat.read(runs.release / name / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            meta = _grade(cell)
+            if meta.get("solution") and cell.cell_type == "code":
+                assert "raise NotImplementedError()" in cell.source
+            if meta.get("solution") and cell.cell_type == "markdown":
+                assert cell.source.strip() == "YOUR ANSWER HERE"
+
+
+def test_release_reports_a_leak(tmp_path):
+    nb = nbformat.read(SOURCES["01_linear_classifiers"], as_version=4)
+    leaky = tmp_path / "leaky.ipynb"
+    nbformat.write(nb, leaky)  # the solution itself, "released" unchanged
+    problems = release_notebooks.leaks(SOURCES["01_linear_classifiers"], leaky)
+    assert any("BEGIN SOLUTION" in p for p in problems)
+    assert any("solution line" in p for p in problems)
+
+
+def test_release_rejects_a_bad_source_folder(tmp_path):
+    with pytest.raises(release_notebooks.ReleaseError, match="source folder not found"):
+        release_notebooks.generate(tmp_path / "out", source=tmp_path / "nowhere")
+    (tmp_path / "src").mkdir()
+    with pytest.raises(release_notebooks.ReleaseError, match="not found"):
+        release_notebooks.generate(tmp_path / "out", source=tmp_path / "src")
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def test_every_solution_notebook_executes_without_error(runs):
+    assert runs.book_run.returncode == 0, runs.book_run.output[-3000:]
+    for name in NOTEBOOKS:
+        nb = nbformat.read(runs.book / "notebooks" / f"{name}.ipynb", as_version=4)
+        errors = [
+            (i, o.ename, o.evalue)
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
+        assert not errors, f"{name}: {errors}"
+
+
+def test_nbgrader_validate_passes_every_solution(runs):
+    log = runs.validate_run.output
+    assert runs.validate_run.returncode == 0, log[-3000:]
+    assert log.count("Success! Your notebook passes all the tests.") == len(NOTEBOOKS), log[-5000:]
+
+
+def _errors(nb):
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    yield index, cell, output
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Names a cell binds (assignments, loops, imports, definitions)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_student_notebook_fails_only_at_the_students_places(runs, name):
+    """Run against the student copy of nnlib, a released notebook may fail in three ways only.
+
+    1. A stub of the student copy raises its own NotImplementedError (a library task);
+    2. an answer cell's nbgrader stub raises NotImplementedError() (a notebook task);
+    3. a NameError for a name that only an earlier, failed cell would have defined — the
+       knock-on effect of 1 or 2, which disappears once the student has done that work.
+    """
+    nb = runs.student_notebooks[name]
+    failures = list(_errors(nb))
+    assert failures, "with every stub in place, something must fail"
+    assert not any(o.output_type == "error" for o in nb.cells[1].get("outputs", [])), (
+        "the setup cell must run"
+    )
+    undefined_after_failure: set[str] = set()
+    for index, cell, output in failures:
+        where = f"{name}, cell {index} ({cell.source.splitlines()[0][:50]!r})"
+        if output.ename == "NameError":
+            missing = re.match(r"name '(\w+)' is not defined", output.evalue).group(1)
+            assert missing in undefined_after_failure, (
+                f"{where}: {output.evalue}, and no earlier failed cell defines it"
+            )
+        else:
+            assert output.ename == "NotImplementedError", (
+                f"{where}: {output.ename}: {output.evalue} — only the stubs may fail"
+            )
+            message = output.evalue
+            assert message == ANSWER_STUB or message in LIBRARY_STUBS, f"{where}: {message!r}"
+            check = re.match(r"checks\.check_(\w+)\(\)", cell.source.strip())
+            if check:  # a visible check right after "implement X" fails with X's own stub
+                assert message == stub_message(check.group(1)), f"{where}: {message!r}"
+                assert LIBRARY_STUBS[message].notebook == name
+        undefined_after_failure |= _assigned_names(cell.source)
+    # every answer cell's test fails with nbgrader's stub, before any library code is involved
+    for index, cell in enumerate(nb.cells):
+        if _grade(cell).get("grade") and cell.cell_type == "code":
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert errors and errors[0].ename == "NotImplementedError", (
+                f"{name}, cell {index}: the test of an unanswered cell must fail with the stub"
+            )
+    print(f"{name}: {len(failures)} cells fail, all at the stubs")
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def test_autograde_gives_the_solution_full_marks(runs):
+    """Also shows that grading uses the reference nnlib: each submitted folder holds an nnlib
+    package that raises on import (see _notebook_runs._grading_course)."""
+    run = runs.grade_runs["solution"]
+    assert run.returncode == 0, run.output[-3000:]
+    for name in NOTEBOOKS:
+        graded = runs.base / "grade_solution" / "autograded" / "solution" / name
+        assert (graded / f"{name}.ipynb").is_file()
+        assert not (graded / "nnlib").exists(), "a submitted nnlib reached the grading folder"
+    for name, (score, maximum) in runs.scores("solution").items():
+        assert maximum > 0, f"{name} has no autograded points"
+        assert score == maximum, f"{name}: the solution scored {score} of {maximum}"
+
+
+def test_autograde_gives_the_release_zero(runs):
+    run = runs.grade_runs["release"]
+    assert run.returncode == 0, run.output[-3000:]
+    for name, (score, maximum) in runs.scores("release").items():
+        assert maximum > 0
+        assert score == 0, f"{name}: the unanswered release scored {score} of {maximum}"
+
+
+def test_grading_config_keeps_student_code_out_of_the_grading_kernel():
+    from traitlets.config import Config, PyFileConfigLoader
+
+    loader = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder"))
+    config: Config = loader.load_config()
+    assert Path(config.CourseDirectory.root) == ROOT
+    assert config.CourseDirectory.source_directory == "solutions"
+    assert config.CourseDirectory.release_directory == "notebooks"
+    assert {"nnlib", "*.py"} <= set(config.CourseDirectory.ignore)
+    assert 30 <= config.Execute.timeout <= 600
