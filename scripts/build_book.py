@@ -58,7 +58,9 @@ MathJax.Hub.Config({
     processEscapes: true,
     processEnvironments: true
   },
-  messageStyle: "none"
+  messageStyle: "none",
+  // The hidden accessibility copy of each formula asks for TeX fonts the bundle lacks.
+  menuSettings: {assistiveMML: false}
 });
 MathJax.Ajax.loadComplete("[MathJax]/config/local/nnlib-book.js");
 """
