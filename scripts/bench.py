@@ -185,7 +185,9 @@ def layer_sizes(model, D, C, hidden):
     return [D, *hidden, C]
 
 
-def bench_config(model, sizes, X, y, batch, *, lr, repeats, warmup, naive_rows, torch, rng):
+def bench_config(
+    model, sizes, X, y, batch, *, lr, repeats, warmup, naive_rows, torch, rng, quick=False
+):
     """Time every candidate for one model and batch size; return a dict for the JSON."""
     init = nnlib.init_mlp(sizes, rng, dtype=X.dtype)
     work = [W.copy() for W in init]  # the numpy candidates take turns on these
@@ -227,7 +229,11 @@ def bench_config(model, sizes, X, y, batch, *, lr, repeats, warmup, naive_rows, 
         fns["torch-autograd"] = lambda: torch_autograd_epoch(
             torch, tX, ty, t_params, optimizer, batch
         )
-    timings = timing.time_interleaved(fns, repeats=repeats, warmup=warmup, setup=reset)
+    # The pause lets one BLAS build's spinning threads go to sleep before the next candidate,
+    # which may use the other build (see nnlib.timing.time_interleaved).
+    timings = timing.time_interleaved(
+        fns, repeats=repeats, warmup=warmup, setup=reset, pause=0.0 if quick else 0.3
+    )
 
     # The naive loop is 20-60x slower: time it on a slice and scale to the whole epoch.
     rows = min(X.shape[0], max(naive_rows, batch))
@@ -448,6 +454,7 @@ def main(argv=None) -> int:
             naive_rows=naive_rows,
             torch=torch,
             rng=rng,
+            quick=args.quick,
         )
         results.append(r)
         print(f"  done {model} {sizes} batch {batch}", flush=True)

@@ -20,7 +20,7 @@ import pytest
 
 import nnlib
 from nnlib import timing
-from nnlib._blas import matmul_into, subtract_AtB
+from nnlib._blas import EpochGemm, matmul_into, subtract_AtB
 from nnlib.gradcheck import relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,9 @@ def _agree(got, want, what):
         )
 
 
-# (N, batch): a last partial batch, batches that divide N, one batch larger than N, batch 1.
-BATCHES = [(103, 25), (100, 25), (40, 64), (7, 1)]
+# (N, batch): a last partial batch, batches that divide N, one batch larger than N, batch 1;
+# batches of 500 and more take numpy's matmul instead of the fused BLAS update.
+BATCHES = [(103, 25), (100, 25), (40, 64), (7, 1), (1103, 500)]
 
 
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
@@ -164,31 +165,34 @@ class _DtypeSpy(types.ModuleType):
         return wrapped
 
 
+@pytest.mark.parametrize("batch", [10, 600])
 @pytest.mark.parametrize("module", ["linear", "two_layer", "mlp"])
-def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module):
+def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch):
     """Every numpy call and every BLAS update of a float32 epoch sees only float32 arrays."""
     mod = importlib.import_module(f"nnlib.{module}")
     spy = _DtypeSpy()
     monkeypatch.setattr(mod, "np", spy)
     blas_dtypes = set()
 
-    def spy_update(W, A, B, scale):
-        blas_dtypes.update({W.dtype, A.dtype, B.dtype})
-        subtract_AtB(W, A, B, scale)
+    class SpyGemm(EpochGemm):
+        def matmul_into(self, out, A, B):
+            blas_dtypes.update({out.dtype, A.dtype, B.dtype})
+            super().matmul_into(out, A, B)
 
-    def spy_matmul(out, A, B):
-        blas_dtypes.update({out.dtype, A.dtype, B.dtype})
-        matmul_into(out, A, B)
+        def subtract_AtB(self, W, A, B):
+            blas_dtypes.update({W.dtype, A.dtype, B.dtype})
+            super().subtract_AtB(W, A, B)
 
-    monkeypatch.setattr(mod, "subtract_AtB", spy_update)
-    monkeypatch.setattr(mod, "matmul_into", spy_matmul)
+    monkeypatch.setattr(mod, "EpochGemm", SpyGemm)
     X, y, weights = _problem(rng, 37, [9, 8, 6, 4])
     if module == "linear":
-        nnlib.softmax_regression_epoch(X, y, weights[0][:, :4].copy(), lr=np.float64(0.1), batch=10)
+        nnlib.softmax_regression_epoch(
+            X, y, weights[0][:, :4].copy(), lr=np.float64(0.1), batch=batch
+        )
     elif module == "two_layer":
-        nnlib.nn_epoch(X, y, weights[0], weights[1][:, :4].copy(), lr=np.float64(0.1), batch=10)
+        nnlib.nn_epoch(X, y, weights[0], weights[1][:, :4].copy(), lr=np.float64(0.1), batch=batch)
     else:
-        nnlib.mlp_epoch(X, y, weights, lr=np.float64(0.1), batch=10)
+        nnlib.mlp_epoch(X, y, weights, lr=np.float64(0.1), batch=batch)
     assert spy.seen == {np.dtype(np.float32)}, f"numpy calls touched {spy.seen}"
     assert blas_dtypes == {np.dtype(np.float32)}, f"BLAS updates touched {blas_dtypes}"
 
@@ -208,7 +212,7 @@ def test_epoch_allocates_only_batch_sized_buffers(rng, model):
     run()  # first call: imports and caches
     extra = timing.peak_allocation_bytes(run)
     hidden = sum(sizes[1:-1])
-    buffers = batch * (4 * (2 * hidden + sizes[-1] + 1) + hidden)  # float32 buffers + masks
+    buffers = batch * (4 * (2 * hidden + 2 * sizes[-1] + 1) + hidden)  # float32 buffers + masks
     label_positions = 4 * 8 * n  # one intp per example, and its short-lived temporaries
     bound = buffers + label_positions + 16_384
     assert bound < weights[0].nbytes, "test sizes too small to tell a weight-sized temporary"

@@ -42,6 +42,16 @@ from .naive import (
     softmax_regression_grad_naive,
 )
 from .tasks import TASKS, Task
+from .timing import (
+    Timing,
+    blas_info,
+    describe_blas,
+    gemm_floor_epoch,
+    peak_allocation_bytes,
+    peak_rss_bytes,
+    time_callable,
+    time_interleaved,
+)
 from .training import History, train_mlp, train_nn, train_softmax
 from .two_layer import nn_epoch, nn_gradients
 
@@ -56,8 +66,12 @@ __all__ = [
     "History",
     "MLPCache",
     "Task",
+    "Timing",
+    "blas_info",
     "check_gradient",
+    "describe_blas",
     "find_mnist_dir",
+    "gemm_floor_epoch",
     "get_activation",
     "init_mlp",
     "load_digits",
@@ -79,6 +93,8 @@ __all__ = [
     "numerical_gradient",
     "one_hot",
     "parse_mnist",
+    "peak_allocation_bytes",
+    "peak_rss_bytes",
     "radial_features",
     "random_projection",
     "random_relu_features",
@@ -96,6 +112,8 @@ __all__ = [
     "softmax_regression_grad_naive",
     "tanh",
     "tanh_grad",
+    "time_callable",
+    "time_interleaved",
     "train_mlp",
     "train_nn",
     "train_softmax",

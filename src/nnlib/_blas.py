@@ -10,9 +10,9 @@ Two reasons not to use ``@`` there:
 2. **One thread pool.** numpy and scipy installed from wheels each bring their own OpenBLAS,
    each with its own worker threads, which spin for a while after every call. Alternating
    between the two every few microseconds makes the idle pool's threads fight the busy
-   pool's for the cores (on 2 cores, epochs several times slower, far worse under load), so
-   once the update goes through scipy, every other multiply of the epoch does too
-   (:func:`matmul_into`).
+   pool's for the cores (measured on 2 cores: a two-layer epoch 3-45x slower), so once the
+   update goes through scipy, every other multiply of the epoch does too
+   (:func:`matmul_into`). :class:`EpochGemm` picks one of the two builds for a whole epoch.
 
 Layout: BLAS is column-major. A C-contiguous (m, n) array *is* the Fortran-contiguous (n, m)
 array of its transpose, so ``out = A @ B`` is computed as ``out.T = B.T @ A.T`` with every
@@ -92,3 +92,37 @@ def subtract_AtB(W: np.ndarray, A: np.ndarray, B: np.ndarray, scale: float = 1.0
     c = W.T
     if gemm(-scale, a, b, beta=1.0, trans_a=trans_a, trans_b=trans_b, c=c, overwrite_c=1) is not c:
         raise RuntimeError("BLAS gemm did not write in place")  # cannot happen: c is Fortran
+
+
+class EpochGemm:
+    """The matrix multiplies of one SGD epoch, all through one BLAS build.
+
+    Parameters
+    ----------
+    fused : bool
+        True: every multiply goes through scipy's BLAS, and ``W -= A.T @ B`` is one gemm call
+        with ``beta = 1`` (:func:`subtract_AtB`). False: numpy's ``matmul`` into buffers, and
+        the update is ``dW = A.T @ B`` into a preallocated ``dW``, then ``W -= dW``.
+    weights : list of ndarray
+        The weights the epoch updates (for ``fused=False``, each gets one ``dW`` buffer).
+    """
+
+    def __init__(self, fused: bool, weights) -> None:
+        self.fused = fused
+        self._dW = {} if fused else {id(W): np.empty_like(W) for W in weights}
+
+    def matmul_into(self, out: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+        """``out[...] = A @ B``."""
+        if self.fused:
+            matmul_into(out, A, B)
+        else:
+            np.matmul(A, B, out=out)
+
+    def subtract_AtB(self, W: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+        """``W -= A.T @ B`` in place."""
+        if self.fused:
+            subtract_AtB(W, A, B)
+        else:
+            dW = self._dW[id(W)]
+            np.matmul(A.T, B, out=dW)
+            W -= dW

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._blas import matmul_into, subtract_AtB
+from ._blas import EpochGemm
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -85,13 +85,19 @@ def softmax_regression_epoch(
     ### BEGIN SOLUTION
     N, C = X.shape[0], theta.shape[1]
     lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
-    # Every matrix multiply goes through BLAS gemm (nnlib._blas): W -= (lr/m) A^T G is one call
-    # with lr/m in gemm's alpha, and one BLAS thread pool serves the whole epoch.
+    # Small batches: W -= A^T G, a full pass over W per batch, costs as much as the multiply
+    # itself, so fuse it into BLAS gemm (beta = 1; scipy's BLAS, numpy has no beta). Then every
+    # multiply goes through scipy's BLAS: alternating with numpy's (a separate OpenBLAS with
+    # its own spinning threads) makes the two thread pools fight for the cores, 3-45x slower.
+    # Large batches: that pass is amortized, and numpy's BLAS build is 5-10% faster here.
+    gemm = EpochGemm(fused=batch < 500, weights=[theta])
     # Buffers for one batch, allocated once; the last, smaller batch views their first entries.
-    # The logits are kept transposed, (C, m), in a flat buffer: softmax then reduces over the
-    # first axis (C rows of length m, which numpy vectorizes) instead of over m rows of length C,
-    # 5-20x slower.
-    logits_buf = np.empty(C * batch, dtype=X.dtype)
+    # Softmax works on a transposed copy of the logits, (C, m), in a flat buffer: it then
+    # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
+    # m rows of length C, 5-20x slower. (BLAS writes the (m, C) logits faster than their
+    # transpose, and the copy costs a few microseconds.)
+    logits_buf = np.empty((batch, C), dtype=X.dtype)
+    ST_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
     # is then one subtraction at those positions, with no one-hot matrix.
@@ -101,14 +107,16 @@ def softmax_regression_epoch(
     for start in range(0, N, batch):
         X_b = X[start : start + batch]
         m = X_b.shape[0]
-        flat, col = logits_buf[: C * m], col_buf[:m]
+        flat, col = ST_buf[: C * m], col_buf[:m]
         ST = flat.reshape(C, m)
-        matmul_into(ST, theta.T, X_b.T)  # logits^T = theta^T X_b^T
+        gemm.matmul_into(logits_buf[:m], X_b, theta)
+        np.copyto(ST, logits_buf[:m].T)
         np.max(ST, axis=0, out=col)  # softmax of each column, stably, in place
         ST -= col
         np.exp(ST, out=ST)
         np.sum(ST, axis=0, out=col)
         ST /= col
-        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T; lr/m goes into the update
-        subtract_AtB(theta, X_b, ST.T, lr / m)  # theta -= (lr/m) X_b^T (S - I_y)
+        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
+        ST *= lr / m  # fold the step size in once, on the small (C, m) matrix
+        gemm.subtract_AtB(theta, X_b, ST.T)  # theta -= X_b^T G
     ### END SOLUTION

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._blas import matmul_into, subtract_AtB
+from ._blas import EpochGemm
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -227,8 +227,12 @@ def mlp_epoch(
     def buffers(dtype=X.dtype):
         return [np.empty((batch, d), dtype=dtype) for d in hidden]
 
-    # Every matrix multiply goes through BLAS gemm (nnlib._blas): W -= (lr/m) A^T G is one call
-    # with lr/m in gemm's alpha, and one BLAS thread pool serves the whole epoch.
+    # Small batches: W -= A^T G, a full pass over W per batch, costs as much as the multiply
+    # itself, so fuse it into BLAS gemm (beta = 1; scipy's BLAS, numpy has no beta). Then every
+    # multiply goes through scipy's BLAS: alternating with numpy's (a separate OpenBLAS with
+    # its own spinning threads) makes the two thread pools fight for the cores, 3-45x slower.
+    # Large batches: that pass is amortized, and numpy's BLAS build is 5-10% faster here.
+    gemm = EpochGemm(fused=batch < 500, weights=weights)
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     # U_bufs[i] holds the pre-activation Z_i W_i. For ReLU the layer output Z_{i+1} overwrites
     # it in place, and ReLU'(U) is read back from the output (U > 0 exactly where ReLU(U) > 0);
@@ -237,9 +241,11 @@ def mlp_epoch(
     Z_bufs = U_bufs if relu else buffers()
     G_bufs = buffers()  # G_bufs[i] holds G_{i+1} times sigma'(U_i)
     mask_bufs = buffers(bool)
-    # The logits are kept transposed, (C, m), in a flat buffer: softmax then reduces over the
-    # first axis (C rows of length m, which numpy vectorizes) instead of over m rows of length C,
-    # 5-20x slower.
+    # Softmax works on a transposed copy of the logits, (C, m), in a flat buffer: it then
+    # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
+    # m rows of length C, 5-20x slower. (BLAS writes the (m, C) logits faster than their
+    # transpose, and the copy costs a few microseconds.)
+    logits_buf = np.empty((batch, C), dtype=X.dtype)
     GT_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
@@ -255,32 +261,34 @@ def mlp_epoch(
         flat, col = GT_buf[: C * m], col_buf[:m]
         GT = flat.reshape(C, m)
         for i in range(L - 1):  # forward through the hidden layers
-            matmul_into(U[i], Z[i], weights[i])
+            gemm.matmul_into(U[i], Z[i], weights[i])
             if relu:
                 np.maximum(U[i], 0, out=Z[i + 1])  # same buffer as U[i]: in place
             else:
                 Z[i + 1][...] = act.forward(U[i])
-        matmul_into(GT, weights[L - 1].T, Z[L - 1].T)  # logits^T = W_{L-1}^T Z_{L-1}^T
+        gemm.matmul_into(logits_buf[:m], Z[L - 1], weights[L - 1])
+        np.copyto(GT, logits_buf[:m].T)
         np.max(GT, axis=0, out=col)  # softmax of each column, stably, in place
         GT -= col
         np.exp(GT, out=GT)
         np.sum(GT, axis=0, out=col)
         GT /= col
-        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T; lr/m goes into the update
+        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
+        GT *= lr / m  # fold the step size in once, on the small (C, m) matrix
         # Backward. Each W_i is updated as soon as its gradient is known: the recursion reads
         # W_i just before that and never again, so every gradient of the step still comes
         # from the weights before the step.
         G = GT.T  # G_L, (m, C)
         for i in range(L - 1, 0, -1):
             G_prev = G_bufs[i - 1][:m]
-            matmul_into(G_prev, G, weights[i].T)
+            gemm.matmul_into(G_prev, G, weights[i].T)
             if relu:
                 mask = mask_bufs[i - 1][:m]
                 np.greater(Z[i], 0, out=mask)
                 G_prev *= mask
             else:
                 G_prev *= act.derivative(U[i - 1])
-            subtract_AtB(weights[i], Z[i], G, lr / m)  # W_i -= (lr/m) Z_i^T G_{i+1}
+            gemm.subtract_AtB(weights[i], Z[i], G)  # W_i -= Z_i^T G_{i+1}
             G = G_prev
-        subtract_AtB(weights[0], X_b, G, lr / m)
+        gemm.subtract_AtB(weights[0], X_b, G)
     ### END SOLUTION

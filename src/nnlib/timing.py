@@ -83,6 +83,7 @@ def time_interleaved(
     repeats: int = 5,
     warmup: int = 1,
     setup: Callable[[], tuple] | None = None,
+    pause: float = 0.0,
 ) -> dict[str, Timing]:
     """Time several callables in turns: run 1 of each, then run 2 of each, and so on.
 
@@ -97,6 +98,11 @@ def time_interleaved(
     warmup : int, default 1
     setup : callable returning a tuple, optional
         Shared by all candidates; called before every run, untimed.
+    pause : float, default 0.0
+        Seconds to sleep before every run, untimed. OpenBLAS threads spin for up to ~0.1 s
+        after a call before they sleep; when candidates use different BLAS builds (numpy's
+        and scipy's wheels each bring one), a pause keeps one's spinning threads from
+        slowing the next.
 
     Returns
     -------
@@ -112,6 +118,8 @@ def time_interleaved(
     for run in range(warmup + repeats):
         for name, fn in fns.items():
             args = setup() if setup is not None else ()
+            if pause:
+                time.sleep(pause)
             start = time.perf_counter()
             fn(*args)
             elapsed = time.perf_counter() - start
