@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib import timing
-from nnlib._blas import EpochGemm, matmul_into, subtract_AtB
+from nnlib import _blas, timing
+from nnlib._blas import EpochGemm, matmul_into, numpy_blas_subtract_AtB, subtract_AtB
 from nnlib.gradcheck import relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +154,16 @@ class _DtypeSpy(types.ModuleType):
         attr = getattr(np, name)
         if not callable(attr) or isinstance(attr, type):
             return attr
+        wrapped = self._wrap(attr)
+        if isinstance(attr, np.ufunc):  # np.maximum.reduce(...) and the like
+            wrapped.reduce = self._wrap(attr.reduce)
+        return wrapped
 
+    def _wrap(self, fn):
         def wrapped(*args, **kwargs):
             for a in (*args, *kwargs.values()):
                 self._note(a)
-            out = attr(*args, **kwargs)
+            out = fn(*args, **kwargs)
             self._note(out)
             return out
 
@@ -179,9 +184,9 @@ def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch):
             blas_dtypes.update({out.dtype, A.dtype, B.dtype})
             super().matmul_into(out, A, B)
 
-        def subtract_AtB(self, W, A, B):
+        def subtract_AtB(self, W, A, B, *scale):
             blas_dtypes.update({W.dtype, A.dtype, B.dtype})
-            super().subtract_AtB(W, A, B)
+            super().subtract_AtB(W, A, B, *scale)
 
     monkeypatch.setattr(mod, "EpochGemm", SpyGemm)
     X, y, weights = _problem(rng, 37, [9, 8, 6, 4])
@@ -260,6 +265,61 @@ def test_matmul_into_matches_matmul(rng, dtype, layout):
     matmul_into(out, A, B)
     want = A.astype(np.float64) @ B.astype(np.float64)
     np.testing.assert_allclose(out, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("layout", ["C", "F", "transposed views", "strided"])
+def test_numpy_blas_subtract_AtB_is_an_in_place_W_minus_scaled_At_B(rng, dtype, layout):
+    A, B, W = _arrays(rng, [(7, 5), (7, 3), (5, 3)], dtype)
+    if layout == "F":
+        A, B, W = (np.asfortranarray(M) for M in (A, B, W))
+    elif layout == "transposed views":
+        A, B = np.ascontiguousarray(A.T).T, np.ascontiguousarray(B.T).T
+    elif layout == "strided":
+        big = np.zeros((5, 6), dtype)
+        big[:, ::2] = W
+        W = big[:, ::2]
+    want = W.astype(np.float64) - 0.5 * A.astype(np.float64).T @ B.astype(np.float64)
+    before = W.__array_interface__["data"][0]
+    numpy_blas_subtract_AtB(W, A, B, 0.5)
+    assert W.__array_interface__["data"][0] == before and W.dtype == dtype
+    np.testing.assert_allclose(W, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
+
+
+def test_numpy_cblas_is_found_only_where_it_is_and_checked(tmp_path):
+    """No numpy OpenBLAS next to the given directory, or a file that is no library: the
+    fallback ({}); numpy's own wheel on Linux or macOS: both dtypes."""
+    assert _blas._load_numpy_cblas(tmp_path / "numpy") == {}
+    (tmp_path / "numpy.libs").mkdir()
+    (tmp_path / "numpy.libs" / "libscipy_openblas64_-fake.so").write_bytes(b"not a library")
+    assert _blas._load_numpy_cblas(tmp_path / "numpy") == {}
+    if not _blas.NUMPY_CBLAS:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm64_ (the fallback is used)")
+    assert set(_blas.NUMPY_CBLAS) == {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+@pytest.mark.parametrize("available", [True, False])
+@pytest.mark.parametrize("batch", [25, 500])
+def test_epochs_agree_with_and_without_numpy_cblas(rng, monkeypatch, available, batch):
+    """The ctypes path to numpy's BLAS (nn_epoch at hidden >= 200, both at batch >= 500) and
+    the fallback (scipy's BLAS below batch 500, numpy's matmul and W -= dW above) compute the
+    same epochs."""
+    if available and not _blas.NUMPY_CBLAS:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm64_")
+    if not available:
+        monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
+    gemm = EpochGemm(fused=batch < 500, weights=[np.zeros((2, 2), np.float32)], numpy_blas=True)
+    assert gemm.numpy_fused == available, "numpy_blas=True must use numpy's cblas when found"
+    X, y, weights = _problem(rng, 1103, [20, 16, 12, 7])
+    fast, text = ([W.copy() for W in weights] for _ in range(2))
+    nnlib.mlp_epoch(X, y, fast, lr=0.5, batch=batch)
+    bench.textbook_mlp_epoch(X, y, text, lr=0.5, batch=batch)
+    _agree(fast, text, f"mlp_epoch (numpy cblas {'found' if available else 'absent'})")
+    X, y, weights = _problem(rng, 1103, [20, 200, 7])  # hidden >= 200: numpy's cblas at any batch
+    fast, text = ([W.copy() for W in weights] for _ in range(2))
+    nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=batch)
+    bench.textbook_nn_epoch(X, y, *text, lr=0.5, batch=batch)
+    _agree(fast, text, f"nn_epoch (numpy cblas {'found' if available else 'absent'})")
 
 
 # --------------------------------------------------------------------------- nnlib.timing

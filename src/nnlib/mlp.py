@@ -227,12 +227,15 @@ def mlp_epoch(
     def buffers(dtype=X.dtype):
         return [np.empty((batch, d), dtype=dtype) for d in hidden]
 
-    # Small batches: W -= A^T G, a full pass over W per batch, costs as much as the multiply
-    # itself, so fuse it into BLAS gemm (beta = 1; scipy's BLAS, numpy has no beta). Then every
-    # multiply goes through scipy's BLAS: alternating with numpy's (a separate OpenBLAS with
-    # its own spinning threads) makes the two thread pools fight for the cores, 3-45x slower.
-    # Large batches: that pass is amortized, and numpy's BLAS build is 5-10% faster here.
-    gemm = EpochGemm(fused=batch < 500, weights=weights)
+    # W -= A^T G as a separate pass over W costs as much as the multiply itself at small
+    # batches, so fuse it into BLAS gemm (beta = 1; numpy's matmul has no beta), in one of:
+    # - numpy's own OpenBLAS through ctypes (numpy_blas), with numpy's matmul for the rest:
+    #   one thread pool, numpy's faster kernels (3% faster at batch 1000), but ~5 us more per
+    #   update call than scipy's wrapper, one call per layer: 5% slower at batch 100.
+    # - scipy's BLAS, for the update and then every multiply: alternating with numpy's (a
+    #   separate OpenBLAS with its own spinning threads) makes the pools fight, 3-45x slower.
+    # - At batch >= 500 without numpy's cblas, the pass is amortized: numpy's matmul, W -= dW.
+    gemm = EpochGemm(fused=batch < 500, weights=weights, numpy_blas=batch >= 500)
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     # U_bufs[i] holds the pre-activation Z_i W_i. For ReLU the layer output Z_{i+1} overwrites
     # it in place, and ReLU'(U) is read back from the output (U > 0 exactly where ReLU(U) > 0);
@@ -268,10 +271,10 @@ def mlp_epoch(
                 Z[i + 1][...] = act.forward(U[i])
         gemm.matmul_into(logits_buf[:m], Z[L - 1], weights[L - 1])
         np.copyto(GT, logits_buf[:m].T)
-        np.max(GT, axis=0, out=col)  # softmax of each column, stably, in place
+        np.maximum.reduce(GT, axis=0, out=col)  # softmax of each column, stably, in place
         GT -= col
         np.exp(GT, out=GT)
-        np.sum(GT, axis=0, out=col)
+        np.add.reduce(GT, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
         GT /= col
         flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
         GT *= lr / m  # fold the step size in once, on the small (C, m) matrix

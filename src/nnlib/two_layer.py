@@ -99,12 +99,16 @@ def nn_epoch(
     ### BEGIN SOLUTION
     N, H, C = X.shape[0], W1.shape[1], W2.shape[1]
     lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
-    # Small batches: W -= A^T G, a full pass over W per batch, costs as much as the multiply
-    # itself, so fuse it into BLAS gemm (beta = 1; scipy's BLAS, numpy has no beta). Then every
-    # multiply goes through scipy's BLAS: alternating with numpy's (a separate OpenBLAS with
-    # its own spinning threads) makes the two thread pools fight for the cores, 3-45x slower.
-    # Large batches: that pass is amortized, and numpy's BLAS build is 5-10% faster here.
-    gemm = EpochGemm(fused=batch < 500, weights=[W1, W2])
+    # W -= A^T G as a separate pass over W costs as much as the multiply itself at small
+    # batches, so fuse it into BLAS gemm (beta = 1; numpy's matmul has no beta), in one of:
+    # - numpy's own OpenBLAS through ctypes (numpy_blas), with numpy's matmul for the rest:
+    #   one thread pool, numpy's faster kernels (6-8% faster at hidden 400 or batch 1000), but
+    #   ~5 us more per update call than scipy's wrapper: 2-4% slower at hidden 100, batch 100.
+    # - scipy's BLAS, for the update and then every multiply: alternating with numpy's (a
+    #   separate OpenBLAS with its own spinning threads) makes the pools fight, 3-45x slower.
+    # - At batch >= 500 without numpy's cblas, the pass is amortized: numpy's matmul, W -= dW.
+    numpy_blas = batch >= 500 or H >= 200  # 200: between the measured 100 and 400
+    gemm = EpochGemm(fused=batch < 500, weights=[W1, W2], numpy_blas=numpy_blas)
     # Buffers for one batch, allocated once; the last, smaller batch views their first entries.
     A1_buf = np.empty((batch, H), dtype=X.dtype)
     G1_buf = np.empty((batch, H), dtype=X.dtype)
@@ -131,10 +135,10 @@ def nn_epoch(
         np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
         gemm.matmul_into(logits_buf[:m], A1, W2)
         np.copyto(G2T, logits_buf[:m].T)
-        np.max(G2T, axis=0, out=col)  # softmax of each column, stably, in place
+        np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
         G2T -= col
         np.exp(G2T, out=G2T)
-        np.sum(G2T, axis=0, out=col)
+        np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
         G2T /= col
         flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
         G2T *= lr / m  # fold the step size in once, on the small (C, m) matrix
