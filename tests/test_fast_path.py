@@ -232,9 +232,12 @@ def _arrays(rng, shapes, dtype=np.float32):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
+@pytest.mark.parametrize(
+    "update", [subtract_AtB, numpy_blas_subtract_AtB], ids=lambda f: f.__name__
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("layout", ["C", "F", "transposed views", "strided"])
-def test_subtract_AtB_is_an_in_place_W_minus_scaled_At_B(rng, dtype, layout):
+def test_fused_update_is_an_in_place_W_minus_scaled_At_B(rng, update, dtype, layout):
     A, B, W = _arrays(rng, [(7, 5), (7, 3), (5, 3)], dtype)
     if layout == "F":
         A, B, W = (np.asfortranarray(M) for M in (A, B, W))
@@ -246,7 +249,7 @@ def test_subtract_AtB_is_an_in_place_W_minus_scaled_At_B(rng, dtype, layout):
         W = big[:, ::2]
     want = W.astype(np.float64) - 0.5 * A.astype(np.float64).T @ B.astype(np.float64)
     before = W.__array_interface__["data"][0]
-    subtract_AtB(W, A, B, 0.5)
+    update(W, A, B, 0.5)
     assert W.__array_interface__["data"][0] == before and W.dtype == dtype
     np.testing.assert_allclose(W, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
 
@@ -265,25 +268,6 @@ def test_matmul_into_matches_matmul(rng, dtype, layout):
     matmul_into(out, A, B)
     want = A.astype(np.float64) @ B.astype(np.float64)
     np.testing.assert_allclose(out, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("layout", ["C", "F", "transposed views", "strided"])
-def test_numpy_blas_subtract_AtB_is_an_in_place_W_minus_scaled_At_B(rng, dtype, layout):
-    A, B, W = _arrays(rng, [(7, 5), (7, 3), (5, 3)], dtype)
-    if layout == "F":
-        A, B, W = (np.asfortranarray(M) for M in (A, B, W))
-    elif layout == "transposed views":
-        A, B = np.ascontiguousarray(A.T).T, np.ascontiguousarray(B.T).T
-    elif layout == "strided":
-        big = np.zeros((5, 6), dtype)
-        big[:, ::2] = W
-        W = big[:, ::2]
-    want = W.astype(np.float64) - 0.5 * A.astype(np.float64).T @ B.astype(np.float64)
-    before = W.__array_interface__["data"][0]
-    numpy_blas_subtract_AtB(W, A, B, 0.5)
-    assert W.__array_interface__["data"][0] == before and W.dtype == dtype
-    np.testing.assert_allclose(W, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
 
 
 def test_numpy_cblas_is_found_only_where_it_is_and_checked(tmp_path):
