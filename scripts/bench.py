@@ -8,7 +8,7 @@ data (60,000 x 784 float32 in [0, 1], 10 classes), this times in one process, in
 - ``textbook``: the batch version as the course first derives it (one-hot matrix, a separate
   softmax, temporaries, ``W -= lr * dW``); it lives here, not in the library;
 - ``floor``: only the matrix multiplies of the epoch (``nnlib.timing.gemm_floor_epoch``), with
-  ``np.matmul``; ``floor-scipy``: the same through scipy's BLAS, which the fast path calls;
+  ``np.matmul`` into preallocated buffers;
 - ``torch-hand`` / ``torch-autograd``: the same epoch in PyTorch with hand-written gradients
   (fused ``addmm_`` updates) and with autograd and ``torch.optim.SGD``, when torch is
   installed, on the same number of threads as numpy's BLAS;
@@ -217,7 +217,6 @@ def bench_config(
         "nnlib": fast,
         "textbook": textbook,
         "floor": lambda: timing.gemm_floor_epoch(X, sizes, batch),
-        "floor-scipy": lambda: timing.gemm_floor_epoch(X, sizes, batch, blas="scipy"),
     }
     if torch is not None:
         tX, ty = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
@@ -230,7 +229,7 @@ def bench_config(
             torch, tX, ty, t_params, optimizer, batch
         )
     # The pause lets one BLAS build's spinning threads go to sleep before the next candidate,
-    # which may use the other build (see nnlib.timing.time_interleaved).
+    # which may use another (torch's; see nnlib.timing.time_interleaved).
     timings = timing.time_interleaved(
         fns, repeats=repeats, warmup=warmup, setup=reset, pause=0.0 if quick else 0.3
     )
@@ -308,7 +307,7 @@ def check_targets(results):
 # ---------------------------------------------------------------------------------------------
 # Output: table, JSON, chart.
 
-ORDER = ("nnlib", "textbook", "floor", "floor-scipy", "torch-hand", "torch-autograd", "naive")
+ORDER = ("nnlib", "textbook", "floor", "torch-hand", "torch-autograd", "naive")
 
 
 def format_table(results):

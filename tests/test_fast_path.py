@@ -20,7 +20,7 @@ import pytest
 
 import nnlib
 from nnlib import _blas, timing
-from nnlib._blas import EpochGemm, matmul_into, numpy_blas_subtract_AtB, subtract_AtB
+from nnlib._blas import BatchRows, Gemm, batch_buffer
 from nnlib.gradcheck import relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,15 @@ def _agree(got, want, what):
         )
 
 
+def _force_layout(monkeypatch, layout):
+    """Hidden activations stored by row or by feature at any width (normally: by width)."""
+    width = 0 if layout == "by feature" else 10**9
+    for module in ("two_layer", "mlp"):
+        monkeypatch.setattr(f"nnlib.{module}.FEATURE_MAJOR_MIN_WIDTH", width)
+
+
 # (N, batch): a last partial batch, batches that divide N, one batch larger than N, batch 1;
-# batches of 500 and more take numpy's matmul instead of the fused BLAS update.
+# softmax regression switches its logits' layout at batch 500.
 BATCHES = [(103, 25), (100, 25), (40, 64), (7, 1), (1103, 500)]
 
 
@@ -71,8 +78,10 @@ def test_softmax_regression_epoch_agrees_with_textbook_and_naive(rng, n, batch):
     assert fast.dtype == np.float32, f"theta became {fast.dtype}; float32 in must stay float32"
 
 
+@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
-def test_nn_epoch_agrees_with_textbook_and_naive(rng, n, batch):
+def test_nn_epoch_agrees_with_textbook_and_naive(rng, monkeypatch, n, batch, layout):
+    _force_layout(monkeypatch, layout)
     X, y, (W1, W2) = _problem(rng, n, [20, 16, 7])
     fast, text, naive = ([W.copy() for W in (W1, W2)] for _ in range(3))
     nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=batch)
@@ -83,8 +92,10 @@ def test_nn_epoch_agrees_with_textbook_and_naive(rng, n, batch):
     assert [W.dtype for W in fast] == [np.float32] * 2, "float32 weights must stay float32"
 
 
+@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
-def test_mlp_epoch_agrees_with_textbook_and_naive(rng, n, batch):
+def test_mlp_epoch_agrees_with_textbook_and_naive(rng, monkeypatch, n, batch, layout):
+    _force_layout(monkeypatch, layout)
     X, y, weights = _problem(rng, n, [20, 16, 12, 8, 7])
     fast, text, naive = ([W.copy() for W in weights] for _ in range(3))
     nnlib.mlp_epoch(X, y, fast, lr=0.5, batch=batch)
@@ -170,25 +181,24 @@ class _DtypeSpy(types.ModuleType):
         return wrapped
 
 
+@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize("batch", [10, 600])
 @pytest.mark.parametrize("module", ["linear", "two_layer", "mlp"])
-def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch):
-    """Every numpy call and every BLAS update of a float32 epoch sees only float32 arrays."""
+def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch, layout):
+    """Every numpy call and every matrix product of a float32 epoch sees only float32 arrays."""
+    _force_layout(monkeypatch, layout)
     mod = importlib.import_module(f"nnlib.{module}")
     spy = _DtypeSpy()
     monkeypatch.setattr(mod, "np", spy)
     blas_dtypes = set()
 
-    class SpyGemm(EpochGemm):
-        def matmul_into(self, out, A, B):
-            blas_dtypes.update({out.dtype, A.dtype, B.dtype})
-            super().matmul_into(out, A, B)
+    class SpyGemm(Gemm):
+        def __init__(self, out, A, B, *args, **kwargs):
+            for M in (out, A, B):
+                blas_dtypes.add(M.dtype)
+            super().__init__(out, A, B, *args, **kwargs)
 
-        def subtract_AtB(self, W, A, B, *scale):
-            blas_dtypes.update({W.dtype, A.dtype, B.dtype})
-            super().subtract_AtB(W, A, B, *scale)
-
-    monkeypatch.setattr(mod, "EpochGemm", SpyGemm)
+    monkeypatch.setattr(mod, "Gemm", SpyGemm)
     X, y, weights = _problem(rng, 37, [9, 8, 6, 4])
     if module == "linear":
         nnlib.softmax_regression_epoch(
@@ -199,13 +209,14 @@ def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch):
     else:
         nnlib.mlp_epoch(X, y, weights, lr=np.float64(0.1), batch=batch)
     assert spy.seen == {np.dtype(np.float32)}, f"numpy calls touched {spy.seen}"
-    assert blas_dtypes == {np.dtype(np.float32)}, f"BLAS updates touched {blas_dtypes}"
+    assert blas_dtypes == {np.dtype(np.float32)}, f"matrix products touched {blas_dtypes}"
 
 
 @pytest.mark.parametrize("model", ["softmax", "two_layer", "mlp"])
 def test_epoch_allocates_only_batch_sized_buffers(rng, model):
-    """Working memory: batch buffers and one label position per example, never a temporary
-    the size of W_0 (``W -= lr * dW`` makes two)."""
+    """Working memory: batch buffers, one label position per example and a transposed
+    working copy of a weight where the layout rule asks for one (softmax regression below
+    batch 500), never temporaries the size of a weight (``W -= lr * dW`` makes two)."""
     n, batch = 2000, 50
     sizes = {"softmax": [784, 64], "two_layer": [784, 64, 10], "mlp": [784, 64, 32, 10]}[model]
     X, y, weights = _problem(rng, n, sizes)
@@ -219,11 +230,12 @@ def test_epoch_allocates_only_batch_sized_buffers(rng, model):
     hidden = sum(sizes[1:-1])
     buffers = batch * (4 * (2 * hidden + 2 * sizes[-1] + 1) + hidden)  # float32 buffers + masks
     label_positions = 4 * 8 * n  # one intp per example, and its short-lived temporaries
-    bound = buffers + label_positions + 16_384
-    assert bound < weights[0].nbytes, "test sizes too small to tell a weight-sized temporary"
+    working_copy = weights[0].nbytes if model == "softmax" else 0
+    bound = buffers + label_positions + working_copy + 32_768  # + bound products, Python objects
+    assert bound < working_copy + 2 * weights[0].nbytes, "test sizes too small to tell"
     assert extra <= bound, (
         f"an epoch allocated {extra} bytes beyond the data and weights, more than the "
-        f"{bound} of its batch buffers: is there a weight-sized temporary?"
+        f"{bound} of its batch buffers and working copies: is there a weight-sized temporary?"
     )
     assert not tracemalloc.is_tracing()
 
@@ -232,42 +244,88 @@ def _arrays(rng, shapes, dtype=np.float32):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
+def _laid_out(M, layout):
+    """A copy of M in the given memory layout (same shape and values)."""
+    if layout == "C":
+        return M.copy()
+    if layout == "F":
+        return np.asfortranarray(M)
+    if layout == "strided rows":  # unit stride along rows, rows further apart than their length
+        big = np.zeros((M.shape[0], M.shape[1] + 3), M.dtype)
+        big[:, : M.shape[1]] = M
+        return big[:, : M.shape[1]]
+    big = np.zeros((M.shape[0], 2 * M.shape[1]), M.dtype)  # "strided": no unit stride at all
+    big[:, ::2] = M
+    return big[:, ::2]
+
+
+LAYOUTS = ["C", "F", "strided rows", "strided"]
+
+
+@pytest.mark.parametrize("blas", ["numpy cblas", "fallback"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("out_layout", LAYOUTS)
 @pytest.mark.parametrize(
-    "update", [subtract_AtB, numpy_blas_subtract_AtB], ids=lambda f: f.__name__
+    ("a_layout", "b_layout"), [("C", "C"), ("F", "C"), ("C", "F"), ("strided rows", "strided")]
 )
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("layout", ["C", "F", "transposed views", "strided"])
-def test_fused_update_is_an_in_place_W_minus_scaled_At_B(rng, update, dtype, layout):
-    A, B, W = _arrays(rng, [(7, 5), (7, 3), (5, 3)], dtype)
-    if layout == "F":
-        A, B, W = (np.asfortranarray(M) for M in (A, B, W))
-    elif layout == "transposed views":
-        A, B = np.ascontiguousarray(A.T).T, np.ascontiguousarray(B.T).T
-    elif layout == "strided":
-        big = np.zeros((5, 6), dtype)
-        big[:, ::2] = W
-        W = big[:, ::2]
-    want = W.astype(np.float64) - 0.5 * A.astype(np.float64).T @ B.astype(np.float64)
-    before = W.__array_interface__["data"][0]
-    update(W, A, B, 0.5)
-    assert W.__array_interface__["data"][0] == before and W.dtype == dtype
-    np.testing.assert_allclose(W, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
+@pytest.mark.parametrize(("alpha", "beta"), [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.5)])
+def test_gemm_is_alpha_A_B_plus_beta_out(
+    rng, monkeypatch, blas, dtype, out_layout, a_layout, b_layout, alpha, beta
+):
+    if blas == "numpy cblas" and not _blas.NUMPY_CBLAS:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm64_")
+    if blas == "fallback":
+        monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
+    A, B, C0 = _arrays(rng, [(6, 4), (4, 5), (6, 5)], dtype)
+    want = alpha * (A.astype(np.float64) @ B.astype(np.float64)) + beta * C0.astype(np.float64)
+    out = _laid_out(C0, out_layout)
+    before = out.__array_interface__["data"][0]
+    product = Gemm(out, _laid_out(A, a_layout), _laid_out(B, b_layout), alpha=alpha, beta=beta)
+    product()
+    assert out.__array_interface__["data"][0] == before and out.dtype == dtype
+    np.testing.assert_allclose(out, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-2)
+    readable = "strided" not in (out_layout, a_layout, b_layout)  # "strided rows" is fine
+    expected = blas == "numpy cblas" and dtype != np.float16 and readable
+    assert product.uses_blas == expected, (
+        f"uses_blas is {product.uses_blas}: BLAS must take every float32/float64 product whose "
+        "arrays have a unit stride along one axis, and only those, when numpy's cblas is found"
+    )
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("layout", ["C", "F", "transposed views", "strided out"])
-def test_matmul_into_matches_matmul(rng, dtype, layout):
-    A, B = _arrays(rng, [(6, 4), (4, 5)], dtype)
-    out = np.empty((6, 5), dtype)
-    if layout == "F":
-        A, B = np.asfortranarray(A), np.asfortranarray(B)
-    elif layout == "transposed views":
-        A, B = np.ascontiguousarray(A.T).T, np.ascontiguousarray(B.T).T
-    elif layout == "strided out":
-        out = np.empty((6, 10), dtype)[:, ::2]
-    matmul_into(out, A, B)
-    want = A.astype(np.float64) @ B.astype(np.float64)
-    np.testing.assert_allclose(out, want, rtol=1e-2 if dtype == np.float16 else 1e-5, atol=1e-3)
+@pytest.mark.parametrize("blas", ["numpy cblas", "fallback"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_batch_rows_move_every_bound_product(rng, monkeypatch, blas, order):
+    """Products bound to BatchRows (and to its .T) read the rows of the last move_to."""
+    if blas == "numpy cblas" and not _blas.NUMPY_CBLAS:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm64_")
+    if blas == "fallback":
+        monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
+    X = _laid_out(rng.standard_normal((23, 6)).astype(np.float32), order)
+    W, G = _arrays(rng, [(6, 3), (5, 3)])
+    rows = BatchRows(X, 5)
+    out, grad = batch_buffer(5, 3, np.float32, feature_major=True), np.zeros((6, 3), np.float32)
+    forward, transposed = Gemm(out, rows, W), Gemm(grad, rows.T, G)
+    for start in (0, 7, 18):
+        rows.move_to(start)
+        forward()
+        transposed()
+        np.testing.assert_allclose(out, X[start : start + 5] @ W, rtol=1e-5)
+        np.testing.assert_allclose(grad, X[start : start + 5].T @ G, rtol=1e-5)
+    with pytest.raises(ValueError, match="not all inside X"):
+        rows.move_to(19)
+
+
+def test_gemm_refuses_what_blas_cannot_do(rng):
+    A, B = _arrays(rng, [(4, 3), (3, 2)])
+    with pytest.raises(ValueError, match=r"out \(4, 3\) = A \(4, 3\) @ B \(3, 2\)"):
+        Gemm(np.empty((4, 3), np.float32), A, B)
+    with pytest.raises(TypeError, match="float32, float64, float32"):
+        Gemm(np.empty((4, 2), np.float32), A.astype(np.float64), B)
+    square = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match="shares memory"):
+        Gemm(square, square, square)
+    with pytest.raises(ValueError, match="rows must be in"):
+        BatchRows(A, 5)
 
 
 def test_numpy_cblas_is_found_only_where_it_is_and_checked(tmp_path):
@@ -282,28 +340,69 @@ def test_numpy_cblas_is_found_only_where_it_is_and_checked(tmp_path):
     assert set(_blas.NUMPY_CBLAS) == {np.dtype(np.float32), np.dtype(np.float64)}
 
 
-@pytest.mark.parametrize("available", [True, False])
+@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize("batch", [25, 500])
-def test_epochs_agree_with_and_without_numpy_cblas(rng, monkeypatch, available, batch):
-    """The ctypes path to numpy's BLAS (nn_epoch at hidden >= 200, both at batch >= 500) and
-    the fallback (scipy's BLAS below batch 500, numpy's matmul and W -= dW above) compute the
-    same epochs."""
-    if available and not _blas.NUMPY_CBLAS:
-        pytest.skip("this numpy build does not ship scipy_cblas_?gemm64_")
-    if not available:
-        monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
-    gemm = EpochGemm(fused=batch < 500, weights=[np.zeros((2, 2), np.float32)], numpy_blas=True)
-    assert gemm.numpy_fused == available, "numpy_blas=True must use numpy's cblas when found"
+def test_epochs_agree_without_numpy_cblas(rng, monkeypatch, layout, batch):
+    """Where numpy's BLAS is not reachable (a conda or MKL numpy), the products fall back to
+    np.matmul into the same buffers: the same epochs, every product on the fallback."""
+    monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
+    _force_layout(monkeypatch, layout)
+    taken = []
+    for module in ("linear", "two_layer", "mlp"):
+
+        class Recording(Gemm):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                taken.append(self.uses_blas)
+
+        monkeypatch.setattr(f"nnlib.{module}.Gemm", Recording)
     X, y, weights = _problem(rng, 1103, [20, 16, 12, 7])
     fast, text = ([W.copy() for W in weights] for _ in range(2))
     nnlib.mlp_epoch(X, y, fast, lr=0.5, batch=batch)
     bench.textbook_mlp_epoch(X, y, text, lr=0.5, batch=batch)
-    _agree(fast, text, f"mlp_epoch (numpy cblas {'found' if available else 'absent'})")
-    X, y, weights = _problem(rng, 1103, [20, 200, 7])  # hidden >= 200: numpy's cblas at any batch
-    fast, text = ([W.copy() for W in weights] for _ in range(2))
+    _agree(fast, text, "mlp_epoch without numpy's cblas")
+    fast, text = ([W.copy() for W in weights[:2]] for _ in range(2))
+    fast[1], text[1] = fast[1][:, :7].copy(), text[1][:, :7].copy()
     nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=batch)
     bench.textbook_nn_epoch(X, y, *text, lr=0.5, batch=batch)
-    _agree(fast, text, f"nn_epoch (numpy cblas {'found' if available else 'absent'})")
+    _agree(fast, text, "nn_epoch without numpy's cblas")
+    fast, text = weights[0][:, :7].copy(), weights[0][:, :7].copy()
+    nnlib.softmax_regression_epoch(X, y, fast, lr=0.5, batch=batch)
+    bench.textbook_softmax_regression_epoch(X, y, text, lr=0.5, batch=batch)
+    _agree([fast], [text], "softmax_regression_epoch without numpy's cblas")
+    assert taken and not any(taken), "with NUMPY_CBLAS empty every product must use np.matmul"
+
+
+@pytest.mark.parametrize("model", ["softmax", "two_layer", "mlp"])
+def test_interrupted_epoch_keeps_the_steps_taken(rng, monkeypatch, model):
+    """Weights worked on in a transposed copy are copied back even when the epoch stops
+    early: after a KeyboardInterrupt in step 3 they hold exactly steps 1 and 2."""
+    _force_layout(monkeypatch, "by feature")
+    sizes = {"softmax": [12, 5], "two_layer": [12, 9, 5], "mlp": [12, 9, 7, 5]}[model]
+    X, y, weights = _problem(rng, 60, sizes)
+    module = {"softmax": "linear", "two_layer": "two_layer", "mlp": "mlp"}[model]
+    run = {
+        "softmax": lambda Xs, ws: nnlib.softmax_regression_epoch(Xs, y[: len(Xs)], ws[0], batch=10),
+        "two_layer": lambda Xs, ws: nnlib.nn_epoch(Xs, y[: len(Xs)], *ws, batch=10),
+        "mlp": lambda Xs, ws: nnlib.mlp_epoch(Xs, y[: len(Xs)], ws, batch=10),
+    }[model]
+    want = [W.copy() for W in weights]
+    run(X[:20], want)
+    calls = []
+
+    def exp(*args, **kwargs):  # the softmax's exp: once per step
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return np.exp(*args, **kwargs)
+
+    spy = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    spy.exp = exp
+    monkeypatch.setattr(f"nnlib.{module}.np", spy)
+    got = [W.copy() for W in weights]
+    with pytest.raises(KeyboardInterrupt):
+        run(X, got)
+    _agree(got, want, f"{model} epoch interrupted in step 3 vs two steps")
 
 
 # --------------------------------------------------------------------------- nnlib.timing

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._blas import EpochGemm
+from ._blas import FEATURE_MAJOR_MIN_WIDTH, BatchRows, Gemm, batch_buffer
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -219,24 +219,21 @@ def mlp_epoch(
     get_activation(activation)
     ### BEGIN SOLUTION
     N, L, C = X.shape[0], len(weights), weights[-1].shape[1]
+    batch = min(batch, N)
     lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
     act = get_activation(activation)
     relu = activation == "relu"
     hidden = [W.shape[1] for W in weights[:-1]]  # d_1, ..., d_{L-1}
+    # Layout (measured by `make bench`): wide hidden layers are stored feature by feature,
+    # and the weight producing each gets a transposed working copy (copied back at the end).
+    by_feature = [d >= FEATURE_MAJOR_MIN_WIDTH for d in hidden] + [False]
+    work = [np.asfortranarray(W) if t else W for W, t in zip(weights, by_feature, strict=True)]
 
-    def buffers(dtype=X.dtype):
-        return [np.empty((batch, d), dtype=dtype) for d in hidden]
+    def buffers(dtype=X.dtype):  # one (batch, d_i) buffer per hidden layer, allocated once
+        return [
+            batch_buffer(batch, d, dtype, t) for d, t in zip(hidden, by_feature[:-1], strict=True)
+        ]
 
-    # W -= A^T G as a separate pass over W costs as much as the multiply itself at small
-    # batches, so fuse it into BLAS gemm (beta = 1; numpy's matmul has no beta), in one of:
-    # - numpy's own OpenBLAS through ctypes (numpy_blas), with numpy's matmul for the rest:
-    #   one thread pool, numpy's faster kernels (3% faster at batch 1000), but ~5 us more per
-    #   update call than scipy's wrapper, one call per layer: 5% slower at batch 100.
-    # - scipy's BLAS, for the update and then every multiply: alternating with numpy's (a
-    #   separate OpenBLAS with its own spinning threads) makes the pools fight, 3-45x slower.
-    # - At batch >= 500 without numpy's cblas, the pass is amortized: numpy's matmul, W -= dW.
-    gemm = EpochGemm(fused=batch < 500, weights=weights, numpy_blas=batch >= 500)
-    # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     # U_bufs[i] holds the pre-activation Z_i W_i. For ReLU the layer output Z_{i+1} overwrites
     # it in place, and ReLU'(U) is read back from the output (U > 0 exactly where ReLU(U) > 0);
     # other activations keep U for their derivative (and allocate: the fast path is for ReLU).
@@ -244,11 +241,9 @@ def mlp_epoch(
     Z_bufs = U_bufs if relu else buffers()
     G_bufs = buffers()  # G_bufs[i] holds G_{i+1} times sigma'(U_i)
     mask_bufs = buffers(bool)
-    # Softmax works on a transposed copy of the logits, (C, m), in a flat buffer: it then
+    # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
     # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
-    # m rows of length C, 5-20x slower. (BLAS writes the (m, C) logits faster than their
-    # transpose, and the copy costs a few microseconds.)
-    logits_buf = np.empty((batch, C), dtype=X.dtype)
+    # m rows of length C, 5-20x slower.
     GT_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
@@ -256,42 +251,64 @@ def mlp_epoch(
     j = np.arange(N) % batch  # row of example i within its batch
     m_i = np.minimum(batch, N - (np.arange(N) - j))  # size of example i's batch
     label_pos = y.astype(np.intp) * m_i + j  # as intp: uint64 labels would make it float
-    for start in range(0, N, batch):
-        X_b = X[start : start + batch]
-        m = X_b.shape[0]
+
+    def plan(m):
+        """The buffers' views and the products of a step on m rows, bound once."""
+        rows = BatchRows(X, m)  # X_b, moved along X by rows.move_to(start)
+        Z = [rows] + [b[:m] for b in Z_bufs]  # the layers' inputs Z_0 = X_b, ..., Z_{L-1}
         U = [b[:m] for b in U_bufs]
-        Z = [X_b] + [b[:m] for b in Z_bufs]
-        flat, col = GT_buf[: C * m], col_buf[:m]
+        masks = [b[:m] for b in mask_bufs]
+        flat = GT_buf[: C * m]
         GT = flat.reshape(C, m)
-        for i in range(L - 1):  # forward through the hidden layers
-            gemm.matmul_into(U[i], Z[i], weights[i])
-            if relu:
-                np.maximum(U[i], 0, out=Z[i + 1])  # same buffer as U[i]: in place
-            else:
-                Z[i + 1][...] = act.forward(U[i])
-        gemm.matmul_into(logits_buf[:m], Z[L - 1], weights[L - 1])
-        np.copyto(GT, logits_buf[:m].T)
-        np.maximum.reduce(GT, axis=0, out=col)  # softmax of each column, stably, in place
-        GT -= col
-        np.exp(GT, out=GT)
-        np.add.reduce(GT, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
-        GT /= col
-        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
-        GT *= lr / m  # fold the step size in once, on the small (C, m) matrix
-        # Backward. Each W_i is updated as soon as its gradient is known: the recursion reads
-        # W_i just before that and never again, so every gradient of the step still comes
-        # from the weights before the step.
-        G = GT.T  # G_L, (m, C)
-        for i in range(L - 1, 0, -1):
-            G_prev = G_bufs[i - 1][:m]
-            gemm.matmul_into(G_prev, G, weights[i].T)
-            if relu:
-                mask = mask_bufs[i - 1][:m]
-                np.greater(Z[i], 0, out=mask)
-                G_prev *= mask
-            else:
-                G_prev *= act.derivative(U[i - 1])
-            gemm.subtract_AtB(weights[i], Z[i], G)  # W_i -= Z_i^T G_{i+1}
-            G = G_prev
-        gemm.subtract_AtB(weights[0], X_b, G)
+        G = [b[:m] for b in G_bufs] + [GT.T]  # G[i]: gradient at the output of layer i
+        step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
+        forward = [Gemm(U[i], Z[i], work[i]) for i in range(L - 1)]
+        forward.append(Gemm(GT.T, Z[L - 1], work[L - 1]))  # the logits, transposed
+        # G_i = G_{i+1} W_i^T; the step size enters once, at the top (G_L = S - I_y).
+        backward = [
+            Gemm(G[i - 1], G[i], work[i].T, alpha=step if i == L - 1 else 1.0) for i in range(1, L)
+        ]
+        updates = [  # W_i -= Z_i^T G_{i+1}, one pass over W_i
+            Gemm(work[i], Z[i].T, G[i], alpha=-step if i == L - 1 else -1.0, beta=1.0)
+            for i in range(L)
+        ]
+        return rows, Z, U, masks, G, flat, GT, col_buf[:m], forward, backward, updates
+
+    full_batch = plan(batch)
+    try:
+        for start in range(0, N, batch):
+            m = min(batch, N - start)
+            rows, Z, U, masks, G, flat, GT, col, forward, backward, updates = (
+                full_batch if m == batch else plan(m)
+            )
+            rows.move_to(start)
+            for i in range(L - 1):  # forward through the hidden layers
+                forward[i]()
+                if relu:
+                    np.maximum(U[i], 0, out=Z[i + 1])  # same buffer as U[i]: in place
+                    np.greater(Z[i + 1], 0, out=masks[i])  # ReLU'(U_i), while Z is in cache
+                else:
+                    Z[i + 1][...] = act.forward(U[i])
+            forward[L - 1]()
+            np.maximum.reduce(GT, axis=0, out=col)  # softmax of each column, stably, in place
+            GT -= col
+            np.exp(GT, out=GT)
+            np.add.reduce(GT, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
+            GT /= col
+            flat[label_pos[start : start + m]] -= 1  # G_L^T = (S - I_y)^T
+            # Backward. Each W_i is updated as soon as its gradient is known: the recursion
+            # reads W_i just before that and never again, so every gradient of the step still
+            # comes from the weights before the step.
+            for i in range(L - 1, 0, -1):
+                backward[i - 1]()
+                if relu:
+                    G[i - 1] *= masks[i - 1]
+                else:
+                    G[i - 1] *= act.derivative(U[i - 1])
+                updates[i]()
+            updates[0]()
+    finally:  # also after an interrupt: the weights hold every step taken
+        for W, W_work in zip(weights, work, strict=True):
+            if W_work is not W:
+                W[...] = W_work
     ### END SOLUTION

@@ -23,7 +23,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._blas import matmul_into
 from ._validation import as_float_matrix, require_positive_int
 
 
@@ -128,9 +127,7 @@ def time_interleaved(
     return {name: _summary(t) for name, t in times.items()}
 
 
-def gemm_floor_epoch(
-    X: np.ndarray, layer_sizes: Sequence[int], batch: int = 100, blas: str = "numpy"
-) -> None:
+def gemm_floor_epoch(X: np.ndarray, layer_sizes: Sequence[int], batch: int = 100) -> None:
     """One epoch of only the matrix multiplies of minibatch SGD on a bias-free network.
 
     For ``layer_sizes = [D, d_1, ..., C]`` each batch runs, into buffers allocated once:
@@ -146,10 +143,6 @@ def gemm_floor_epoch(
     layer_sizes : sequence of int
         ``[D, d_1, ..., C]``; ``layer_sizes[0]`` must equal ``X.shape[1]``.
     batch : int, default 100
-    blas : {"numpy", "scipy"}, default "numpy"
-        ``"numpy"`` multiplies with ``np.matmul(..., out=...)``; ``"scipy"`` with the BLAS
-        wrappers the fast path uses (scipy's, which from wheels is a separate OpenBLAS build
-        with its own threads), to tell the BLAS build's share of a gap from the Python's.
 
     Returns
     -------
@@ -163,9 +156,6 @@ def gemm_floor_epoch(
             f"layer_sizes must be [D, ..., C] with D = {X.shape[1]} (the columns of X), "
             f"got {list(layer_sizes)}"
         )
-    if blas not in ("numpy", "scipy"):
-        raise ValueError(f'blas must be "numpy" or "scipy", got {blas!r}')
-    matmul = np.matmul if blas == "numpy" else _scipy_matmul
     dt = X.dtype
     # Weights of magnitude 1/d_in keep the activations near the scale of X through the layers
     # (values do not change BLAS speed, but an overflow to inf would).
@@ -178,17 +168,13 @@ def gemm_floor_epoch(
         m = rows.shape[0]
         Z = [rows] + [o[:m] for o in outs]
         for i, W in enumerate(weights):
-            matmul(Z[i], W, out=Z[i + 1])
+            np.matmul(Z[i], W, out=Z[i + 1])
         G = Z[-1]  # stands in for the gradient of the logits
         for i in reversed(range(len(weights))):
-            matmul(Z[i].T, G, out=dWs[i])
+            np.matmul(Z[i].T, G, out=dWs[i])
             if i > 0:
-                matmul(G, weights[i].T, out=grads[i - 1][:m])
+                np.matmul(G, weights[i].T, out=grads[i - 1][:m])
                 G = grads[i - 1][:m]
-
-
-def _scipy_matmul(A, B, out):
-    matmul_into(out, A, B)
 
 
 def blas_info() -> list[dict]:

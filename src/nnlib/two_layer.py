@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._blas import EpochGemm
+from ._blas import FEATURE_MAJOR_MIN_WIDTH, BatchRows, Gemm, batch_buffer
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -98,26 +98,19 @@ def nn_epoch(
     require_writable("W2", W2)
     ### BEGIN SOLUTION
     N, H, C = X.shape[0], W1.shape[1], W2.shape[1]
+    batch = min(batch, N)
     lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
-    # W -= A^T G as a separate pass over W costs as much as the multiply itself at small
-    # batches, so fuse it into BLAS gemm (beta = 1; numpy's matmul has no beta), in one of:
-    # - numpy's own OpenBLAS through ctypes (numpy_blas), with numpy's matmul for the rest:
-    #   one thread pool, numpy's faster kernels (6-8% faster at hidden 400 or batch 1000), but
-    #   ~5 us more per update call than scipy's wrapper: 2-4% slower at hidden 100, batch 100.
-    # - scipy's BLAS, for the update and then every multiply: alternating with numpy's (a
-    #   separate OpenBLAS with its own spinning threads) makes the pools fight, 3-45x slower.
-    # - At batch >= 500 without numpy's cblas, the pass is amortized: numpy's matmul, W -= dW.
-    numpy_blas = batch >= 500 or H >= 200  # 200: between the measured 100 and 400
-    gemm = EpochGemm(fused=batch < 500, weights=[W1, W2], numpy_blas=numpy_blas)
-    # Buffers for one batch, allocated once; the last, smaller batch views their first entries.
-    A1_buf = np.empty((batch, H), dtype=X.dtype)
-    G1_buf = np.empty((batch, H), dtype=X.dtype)
-    mask_buf = np.empty((batch, H), dtype=bool)
-    # Softmax works on a transposed copy of the logits, (C, m), in a flat buffer: it then
+    # Layout (measured by `make bench`): wide hidden layers are stored feature by feature, with
+    # a transposed working copy of W1 (copied back at the end); narrow ones row by row.
+    feature_major = H >= FEATURE_MAJOR_MIN_WIDTH
+    W1_work = np.asfortranarray(W1) if feature_major else W1
+    # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
+    A1_buf = batch_buffer(batch, H, X.dtype, feature_major)
+    G1_buf = batch_buffer(batch, H, X.dtype, feature_major)
+    mask_buf = batch_buffer(batch, H, bool, feature_major)
+    # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
     # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
-    # m rows of length C, 5-20x slower. (BLAS writes the (m, C) logits faster than their
-    # transpose, and the copy costs a few microseconds.)
-    logits_buf = np.empty((batch, C), dtype=X.dtype)
+    # m rows of length C, 5-20x slower.
     G2T_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
@@ -125,26 +118,45 @@ def nn_epoch(
     j = np.arange(N) % batch  # row of example i within its batch
     m_i = np.minimum(batch, N - (np.arange(N) - j))  # size of example i's batch
     label_pos = y.astype(np.intp) * m_i + j  # as intp: uint64 labels would make it float
-    for start in range(0, N, batch):
-        X_b = X[start : start + batch]
-        m = X_b.shape[0]
-        A1, G1, mask, col = A1_buf[:m], G1_buf[:m], mask_buf[:m], col_buf[:m]
+
+    def plan(m):
+        """The buffers' views and the five products of a step on m rows, bound once."""
+        rows = BatchRows(X, m)  # X_b, moved along X by rows.move_to(start)
+        A1, G1, mask = A1_buf[:m], G1_buf[:m], mask_buf[:m]
         flat = G2T_buf[: C * m]
         G2T = flat.reshape(C, m)
-        gemm.matmul_into(A1, X_b, W1)
-        np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
-        gemm.matmul_into(logits_buf[:m], A1, W2)
-        np.copyto(G2T, logits_buf[:m].T)
-        np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
-        G2T -= col
-        np.exp(G2T, out=G2T)
-        np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
-        G2T /= col
-        flat[label_pos[start : start + m]] -= 1  # (S - I_y)^T
-        G2T *= lr / m  # fold the step size in once, on the small (C, m) matrix
-        gemm.matmul_into(G1, G2T.T, W2.T)  # G2 W2^T, with W2 from before its update
-        np.greater(A1, 0, out=mask)  # ReLU'(Z1): A1 > 0 exactly where Z1 > 0
-        G1 *= mask
-        gemm.subtract_AtB(W2, A1, G2T.T)  # W2 -= A1^T G2
-        gemm.subtract_AtB(W1, X_b, G1)  # W1 -= X_b^T G1
+        step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
+        products = (
+            Gemm(A1, rows, W1_work),  # Z1 = X_b W1, made A1 = ReLU(Z1) in place
+            Gemm(G2T.T, A1, W2),  # the logits, into their transposed buffer
+            Gemm(G1, G2T.T, W2.T, alpha=step),  # (lr/m) G2 W2^T, W2 from before its update
+            Gemm(W2, A1.T, G2T.T, alpha=-step, beta=1.0),  # W2 -= (lr/m) A1^T G2, one pass
+            Gemm(W1_work, rows.T, G1, alpha=-1.0, beta=1.0),  # W1 -= X_b^T G1 (G1 has lr/m)
+        )
+        return rows, A1, G1, mask, flat, G2T, col_buf[:m], products
+
+    full_batch = plan(batch)
+    try:
+        for start in range(0, N, batch):
+            m = min(batch, N - start)
+            rows, A1, G1, mask, flat, G2T, col, products = full_batch if m == batch else plan(m)
+            forward, logits, backward, update_W2, update_W1 = products
+            rows.move_to(start)
+            forward()
+            np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
+            np.greater(A1, 0, out=mask)  # ReLU'(Z1) (A1 > 0 exactly where Z1 > 0), A1 in cache
+            logits()
+            np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
+            G2T -= col
+            np.exp(G2T, out=G2T)
+            np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
+            G2T /= col
+            flat[label_pos[start : start + m]] -= 1  # G2^T = (S - I_y)^T
+            backward()
+            G1 *= mask
+            update_W2()
+            update_W1()
+    finally:  # also after an interrupt: W1 holds every step taken
+        if W1_work is not W1:
+            W1[...] = W1_work
     ### END SOLUTION
