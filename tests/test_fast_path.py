@@ -54,15 +54,8 @@ def _agree(got, want, what):
         )
 
 
-def _force_layout(monkeypatch, layout):
-    """Hidden activations stored by row or by feature at any width (normally: by width)."""
-    width = 0 if layout == "by feature" else 10**9
-    for module in ("two_layer", "mlp"):
-        monkeypatch.setattr(f"nnlib.{module}.FEATURE_MAJOR_MIN_WIDTH", width)
-
-
 # (N, batch): a last partial batch, batches that divide N, one batch larger than N, batch 1;
-# softmax regression switches its logits' layout at batch 500.
+# the epochs switch layouts and threading at batch 500.
 BATCHES = [(103, 25), (100, 25), (40, 64), (7, 1), (1103, 500)]
 
 
@@ -78,10 +71,8 @@ def test_softmax_regression_epoch_agrees_with_textbook_and_naive(rng, n, batch):
     assert fast.dtype == np.float32, f"theta became {fast.dtype}; float32 in must stay float32"
 
 
-@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
-def test_nn_epoch_agrees_with_textbook_and_naive(rng, monkeypatch, n, batch, layout):
-    _force_layout(monkeypatch, layout)
+def test_nn_epoch_agrees_with_textbook_and_naive(rng, n, batch):
     X, y, (W1, W2) = _problem(rng, n, [20, 16, 7])
     fast, text, naive = ([W.copy() for W in (W1, W2)] for _ in range(3))
     nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=batch)
@@ -92,10 +83,8 @@ def test_nn_epoch_agrees_with_textbook_and_naive(rng, monkeypatch, n, batch, lay
     assert [W.dtype for W in fast] == [np.float32] * 2, "float32 weights must stay float32"
 
 
-@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
-def test_mlp_epoch_agrees_with_textbook_and_naive(rng, monkeypatch, n, batch, layout):
-    _force_layout(monkeypatch, layout)
+def test_mlp_epoch_agrees_with_textbook_and_naive(rng, n, batch):
     X, y, weights = _problem(rng, n, [20, 16, 12, 8, 7])
     fast, text, naive = ([W.copy() for W in weights] for _ in range(3))
     nnlib.mlp_epoch(X, y, fast, lr=0.5, batch=batch)
@@ -181,12 +170,10 @@ class _DtypeSpy(types.ModuleType):
         return wrapped
 
 
-@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize("batch", [10, 600])
 @pytest.mark.parametrize("module", ["linear", "two_layer", "mlp"])
-def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch, layout):
+def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch):
     """Every numpy call and every matrix product of a float32 epoch sees only float32 arrays."""
-    _force_layout(monkeypatch, layout)
     mod = importlib.import_module(f"nnlib.{module}")
     spy = _DtypeSpy()
     monkeypatch.setattr(mod, "np", spy)
@@ -214,9 +201,10 @@ def test_no_float64_anywhere_in_the_fast_path(rng, monkeypatch, module, batch, l
 
 @pytest.mark.parametrize("model", ["softmax", "two_layer", "mlp"])
 def test_epoch_allocates_only_batch_sized_buffers(rng, model):
-    """Working memory: batch buffers, one label position per example and a transposed
-    working copy of a weight where the layout rule asks for one (softmax regression below
-    batch 500), never temporaries the size of a weight (``W -= lr * dW`` makes two)."""
+    """Working memory: batch buffers, one label position per example and transposed working
+    copies of weights where the layout rule asks for them (below batch 500: theta for softmax
+    regression, every hidden layer's weight for the MLP), never temporaries the size of a
+    weight (``W -= lr * dW`` makes two)."""
     n, batch = 2000, 50
     sizes = {"softmax": [784, 64], "two_layer": [784, 64, 10], "mlp": [784, 64, 32, 10]}[model]
     X, y, weights = _problem(rng, n, sizes)
@@ -230,7 +218,8 @@ def test_epoch_allocates_only_batch_sized_buffers(rng, model):
     hidden = sum(sizes[1:-1])
     buffers = batch * (4 * (2 * hidden + 2 * sizes[-1] + 1) + hidden)  # float32 buffers + masks
     label_positions = 4 * 8 * n  # one intp per example, and its short-lived temporaries
-    working_copy = weights[0].nbytes if model == "softmax" else 0
+    copied = {"softmax": weights, "two_layer": [], "mlp": weights[:-1]}[model]
+    working_copy = sum(W.nbytes for W in copied)
     bound = buffers + label_positions + working_copy + 32_768  # + bound products, Python objects
     assert bound < working_copy + 2 * weights[0].nbytes, "test sizes too small to tell"
     assert extra <= bound, (
@@ -315,6 +304,68 @@ def test_batch_rows_move_every_bound_product(rng, monkeypatch, blas, order):
         rows.move_to(19)
 
 
+def test_column_blocks_are_even_and_aligned():
+    assert _blas._column_blocks(100, 2, 16) == [(0, 48), (48, 100)]
+    assert _blas._column_blocks(400, 2, 16) == [(0, 192), (192, 400)]
+    assert _blas._column_blocks(20, 2, 16) == [(0, 16), (16, 20)]
+    assert _blas._column_blocks(10, 2, 16) == [(0, 10)], "too narrow to split: one block"
+    blocks = _blas._column_blocks(1000, 8, 16)
+    assert len(blocks) == 8 and all(lo % 16 == 0 for lo, _ in blocks)
+
+
+@pytest.mark.parametrize("shape", [(100, 784, 100), (64, 100, 784), (8, 20, 30)])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_split_products_compute_the_same_as_one_call(rng, monkeypatch, shape, beta):
+    """split_columns: one product per thread on its own block of columns, where the product
+    is big enough (small ones stay one call: OpenBLAS's batch call crashes on those)."""
+    if not _blas.NUMPY_CBLAS_BATCH:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
+    monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)  # as on the 2-core benchmark machine
+    M, K, N = shape
+    X = rng.random((3 * M, K), dtype=np.float32)
+    B, C0 = rng.standard_normal((K, N)).astype(np.float32), np.ones((M, N), np.float32)
+    rows = BatchRows(X, M)
+    out = C0.copy()
+    product = Gemm(out, rows, B, alpha=0.5, beta=beta, split_columns=True)
+    narrowest = min(hi - lo for lo, hi in _blas._column_blocks(N, 2, 16))
+    big = M * K * narrowest >= _blas.MIN_SPLIT_BLOCK_WORK
+    assert product.blocks == (2 if big else 1), "split exactly the products big enough"
+    for start in (0, 2 * M):
+        out[...] = C0
+        rows.move_to(start)
+        product()
+        want = 0.5 * X[start : start + M].astype(np.float64) @ B + beta * C0
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    W = np.zeros((K, N), np.float32)  # the update's shape: rows.T as the left operand
+    G = rng.standard_normal((M, N)).astype(np.float32)
+    update = Gemm(W, rows.T, G, alpha=-1.0, beta=1.0, split_columns=True)
+    update()
+    np.testing.assert_allclose(W, -(X[2 * M :].T @ G), rtol=1e-4, atol=1e-4)
+
+
+def test_nn_epoch_splits_its_big_products(rng, monkeypatch):
+    """At batch < 500 the two products touching W1 split by columns; the epoch still agrees
+    with the textbook version, including a last batch too small to split."""
+    if not _blas.NUMPY_CBLAS_BATCH:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
+    monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)
+    made = []
+
+    class Recording(Gemm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.blocks)
+
+    monkeypatch.setattr("nnlib.two_layer.Gemm", Recording)
+    X, y, (W1, W2) = _problem(rng, 230, [784, 100, 10])
+    fast, text = [W1.copy(), W2.copy()], [W1.copy(), W2.copy()]
+    nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=100)
+    bench.textbook_nn_epoch(X, y, *text, lr=0.5, batch=100)
+    _agree(fast, text, "nn_epoch with split products")
+    assert made[:5] == [2, 1, 1, 1, 2], f"blocks per product of a full batch: {made[:5]}"
+    assert made[5:] == [1] * 5, "the last batch of 30 rows is too small to split"
+
+
 def test_gemm_refuses_what_blas_cannot_do(rng):
     A, B = _arrays(rng, [(4, 3), (3, 2)])
     with pytest.raises(ValueError, match=r"out \(4, 3\) = A \(4, 3\) @ B \(3, 2\)"):
@@ -340,13 +391,11 @@ def test_numpy_cblas_is_found_only_where_it_is_and_checked(tmp_path):
     assert set(_blas.NUMPY_CBLAS) == {np.dtype(np.float32), np.dtype(np.float64)}
 
 
-@pytest.mark.parametrize("layout", ["by row", "by feature"])
 @pytest.mark.parametrize("batch", [25, 500])
-def test_epochs_agree_without_numpy_cblas(rng, monkeypatch, layout, batch):
+def test_epochs_agree_without_numpy_cblas(rng, monkeypatch, batch):
     """Where numpy's BLAS is not reachable (a conda or MKL numpy), the products fall back to
     np.matmul into the same buffers: the same epochs, every product on the fallback."""
     monkeypatch.setattr(_blas, "NUMPY_CBLAS", {})
-    _force_layout(monkeypatch, layout)
     taken = []
     for module in ("linear", "two_layer", "mlp"):
 
@@ -377,7 +426,6 @@ def test_epochs_agree_without_numpy_cblas(rng, monkeypatch, layout, batch):
 def test_interrupted_epoch_keeps_the_steps_taken(rng, monkeypatch, model):
     """Weights worked on in a transposed copy are copied back even when the epoch stops
     early: after a KeyboardInterrupt in step 3 they hold exactly steps 1 and 2."""
-    _force_layout(monkeypatch, "by feature")
     sizes = {"softmax": [12, 5], "two_layer": [12, 9, 5], "mlp": [12, 9, 7, 5]}[model]
     X, y, weights = _problem(rng, 60, sizes)
     module = {"softmax": "linear", "two_layer": "two_layer", "mlp": "mlp"}[model]

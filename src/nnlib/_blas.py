@@ -30,6 +30,7 @@ computed as its transpose, ``C.T = B.T @ A.T``.
 from __future__ import annotations
 
 import ctypes
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -96,27 +97,33 @@ def _cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
     ]
 
 
-def _load_numpy_cblas(root: Path | None = None) -> dict:
-    """numpy's own OpenBLAS ``cblas_sgemm``/``cblas_dgemm`` (64-bit ints) by dtype, or ``{}``.
-
-    Looks only where numpy's wheels put their OpenBLAS (next to ``root``, numpy's package
-    directory by default), checks that both symbols exist and that they compute a small
-    product correctly; any surprise gives ``{}`` (the fallback).
-    """
+def _numpy_openblas(root: Path | None = None) -> ctypes.CDLL | None:
+    """numpy's own OpenBLAS, where numpy's wheels put it (next to ``root``, numpy's package
+    directory by default), or None."""
     root = Path(np.__file__).parent if root is None else Path(root)
     paths = sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")) + sorted(
         root.glob(".dylibs/libscipy_openblas64_*")
     )
-    if not paths:
-        return {}
+    try:
+        return ctypes.CDLL(str(paths[0])) if paths else None
+    except OSError:  # not a loadable library
+        return None
+
+
+def _load_numpy_cblas(root: Path | None = None) -> dict:
+    """numpy's own OpenBLAS ``cblas_sgemm``/``cblas_dgemm`` (64-bit ints) by dtype, or ``{}``.
+
+    Checks that both symbols exist and that they compute a small product correctly; any
+    surprise gives ``{}`` (the fallback).
+    """
+    lib = _numpy_openblas(root)
     found = {}
     try:
-        lib = ctypes.CDLL(str(paths[0]))
         for dtype, suffix in ((np.float32, "sgemm64_"), (np.float64, "dgemm64_")):
             fn = getattr(lib, "scipy_cblas_" + suffix)
             fn.restype = None  # arguments are passed as ready-made ctypes objects
             found[np.dtype(dtype)] = fn
-    except (OSError, AttributeError):  # not loadable, or another build without the symbols
+    except AttributeError:  # no library, or another build without the symbols
         return {}
     for dtype, fn in found.items():  # W -= A^T B, with a Fortran-ordered operand, vs numpy
         A = np.arange(8, dtype=dtype).reshape(4, 2)
@@ -131,7 +138,25 @@ def _load_numpy_cblas(root: Path | None = None) -> dict:
     return found
 
 
+def _load_numpy_cblas_batch(root: Path | None = None) -> tuple[dict, object]:
+    """numpy's OpenBLAS ``cblas_?gemm_batch`` by dtype and its thread count getter, or
+    ``({}, None)``. Checked by :class:`Gemm` itself, on first use (see :func:`_checked_batch`)."""
+    lib = _numpy_openblas(root)
+    try:
+        threads = lib.scipy_openblas_get_num_threads64_
+        threads.restype, threads.argtypes = ctypes.c_int, []
+        found = {}
+        for dtype, suffix in ((np.float32, "sgemm_batch64_"), (np.float64, "dgemm_batch64_")):
+            fn = getattr(lib, "scipy_cblas_" + suffix)
+            fn.restype = None
+            found[np.dtype(dtype)] = fn
+    except AttributeError:
+        return {}, None
+    return found, threads
+
+
 NUMPY_CBLAS = _load_numpy_cblas()
+NUMPY_CBLAS_BATCH, _blas_threads = _load_numpy_cblas_batch()
 
 
 class BatchRows:
@@ -152,6 +177,7 @@ class BatchRows:
             raise ValueError(f"rows must be in [1, {X.shape[0]}] (the rows of X), got {rows}")
         self.X, self.rows, self.start = X, rows, 0
         self.pointer = ctypes.c_void_p(_address(X))  # shared by every Gemm that reads the rows
+        self.slots = []  # (pointer array, index) of split products (Gemm(split_columns=True))
         self._base, self._row_bytes = _address(X), X.strides[0]
 
     def move_to(self, start: int) -> None:
@@ -159,7 +185,9 @@ class BatchRows:
         if not 0 <= start <= self.X.shape[0] - self.rows:
             raise ValueError(f"rows {start}:{start + self.rows} are not all inside X")
         self.start = start
-        self.pointer.value = self._base + start * self._row_bytes
+        self.pointer.value = address = self._base + start * self._row_bytes
+        for array, i in self.slots:
+            array[i] = address
 
     @property
     def dtype(self) -> np.dtype:
@@ -194,13 +222,59 @@ _MOVING = (BatchRows, _TransposedRows)
 
 
 def _operand(M) -> tuple[np.ndarray, ctypes.c_void_p]:
-    """A template view of an operand (for shape and strides) and its address object."""
+    """A template view of an operand (for shape and strides) and its address object (shared
+    with the BatchRows it follows, if any)."""
     if isinstance(M, BatchRows):
         return M.X[: M.rows], M.pointer
     if isinstance(M, _TransposedRows):
         return M.T.X[: M.T.rows].T, M.T.pointer
     M = np.asarray(M)
     return M, ctypes.c_void_p(_address(M))
+
+
+# OpenBLAS 0.3.31's gemm_batch crashes (segfault, seen on Sapphire Rapids) on products small
+# enough for its "small matrix" kernels, M * N * K <= 1e6 on x86-64. Splitting only pays on
+# large products anyway, so every block must be at least twice that.
+MIN_SPLIT_BLOCK_WORK = 2_000_000
+
+
+def _column_blocks(n: int, blocks: int, align: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into at most ``blocks`` ranges whose inner edges are multiples of
+    ``align``, as even as that allows; ``[(0, n)]`` if no split fits."""
+    edges = sorted({round(n * k / blocks / align) * align for k in range(1, blocks)})
+    edges = [e for e in edges if 0 < e < n]
+    bounds = [0, *edges, n]
+    return list(pairwise(bounds))
+
+
+def _batch_arguments(out, A, a_ptr, B, blocks, alpha: float, beta: float):
+    """Arguments of one grouped ``cblas_?gemm_batch`` call computing ``out = alpha A B + beta
+    out`` block of columns by block (one group of one product each), or None.
+
+    Also returns the pointer array and indices holding ``A``'s address (for BatchRows).
+    """
+    parts = []
+    for lo, hi in blocks:
+        b_part = B[:, lo:hi]
+        args = _cblas_arguments(
+            out[:, lo:hi], A, a_ptr, b_part, ctypes.c_void_p(_address(b_part)), alpha, beta
+        )
+        if args is None or args[7] is not a_ptr:  # a transposed out would swap A and B
+            return None
+        parts.append(args)
+    n = len(parts)
+
+    def column(k, ctype):
+        return (ctype * n)(*(p[k].value for p in parts))
+
+    i64, scalar = ctypes.c_int64, type(parts[0][6])
+    a_array = column(7, ctypes.c_void_p)
+    args = [parts[0][0], column(1, ctypes.c_int), column(2, ctypes.c_int)]
+    args += [column(3, i64), column(4, i64), column(5, i64), column(6, scalar)]
+    args += [a_array, column(8, i64), column(9, ctypes.c_void_p), column(10, i64)]
+    args += [column(11, scalar), column(12, ctypes.c_void_p), column(13, i64)]
+    args += [i64(n), (i64 * n)(*([1] * n))]  # n groups of one product each
+    return args, [(a_array, i) for i in range(n)]
 
 
 class Gemm:
@@ -216,6 +290,14 @@ class Gemm:
     beta : float, default 0.0
         1.0 accumulates into ``out`` (the fused update ``W -= lr * A.T @ B``: ``beta=1``,
         ``alpha=-lr``).
+    split_columns : bool, default False
+        Run the product as one single-threaded product per BLAS thread, each on its own block
+        of columns of ``out`` and ``B`` (edges at multiples of 16 columns), in one
+        ``cblas_?gemm_batch`` call. Two products that split the same weight this way (the
+        forward ``X W`` and the update ``W -= X^T G``) each touch one block from one core,
+        so the weight stays in that core's cache instead of moving between cores every batch.
+        Ignored where the batch call is missing, with one BLAS thread, or when ``out`` is
+        not stored row by row.
 
     Notes
     -----
@@ -224,7 +306,15 @@ class Gemm:
     share memory with ``A`` or ``B``.
     """
 
-    def __init__(self, out: np.ndarray, A, B, alpha: float = 1.0, beta: float = 0.0) -> None:
+    def __init__(
+        self,
+        out: np.ndarray,
+        A,
+        B,
+        alpha: float = 1.0,
+        beta: float = 0.0,
+        split_columns: bool = False,
+    ) -> None:
         (a, a_ptr), (b, b_ptr) = _operand(A), _operand(B)
         if a.ndim != 2 or b.ndim != 2 or out.ndim != 2:
             raise ValueError("Gemm multiplies 2-D arrays only")
@@ -246,6 +336,22 @@ class Gemm:
         if fn is not None and 0 not in (*a.shape, b.shape[1]):
             self._args = _cblas_arguments(out, a, a_ptr, b, b_ptr, self.alpha, self.beta)
         self._fn = fn
+        self.blocks = 1
+        batch_fn = NUMPY_CBLAS_BATCH.get(out.dtype)
+        if split_columns and self._args is not None and batch_fn is not None:
+            align = max(1, 64 // out.itemsize)  # whole cache lines, whole kernel tiles
+            blocks = _column_blocks(out.shape[1], _blas_threads(), align)
+            (M, K), narrowest = a.shape, min(hi - lo for lo, hi in blocks)
+            big_enough = M * K * narrowest >= MIN_SPLIT_BLOCK_WORK
+            batch = None
+            if len(blocks) > 1 and big_enough and not isinstance(B, _MOVING):
+                batch = _batch_arguments(out, a, a_ptr, b, blocks, self.alpha, self.beta)
+            if batch is not None:
+                self._fn, (self._args, slots) = batch_fn, batch
+                self.blocks = len(blocks)
+                rows = A.T if isinstance(A, _TransposedRows) else A
+                if isinstance(rows, BatchRows):
+                    rows.slots += [(array, i) for array, i in slots]
         self._tmp = None
         if self._args is None and self.beta != 0.0:
             self._tmp = np.empty_like(out)  # the fallback's one temporary, allocated once
@@ -273,13 +379,6 @@ class Gemm:
         if beta != 1.0:
             out *= beta
         out += self._tmp
-
-
-# Layout rule of the epochs, measured by `make bench` on 784-H-10 networks: hidden layers of at
-# least this many units run their two big products 5-10% faster stored feature by feature
-# (with a transposed working copy of the weight that produces them); narrower ones are
-# faster stored row by row (at 100 units, 10-20%).
-FEATURE_MAJOR_MIN_WIDTH = 200
 
 
 def batch_buffer(rows: int, cols: int, dtype, feature_major: bool = False) -> np.ndarray:

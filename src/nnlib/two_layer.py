@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._blas import FEATURE_MAJOR_MIN_WIDTH, BatchRows, Gemm, batch_buffer
+from ._blas import BatchRows, Gemm
 from ._validation import (
     as_float_matrix,
     as_labels,
@@ -100,14 +100,16 @@ def nn_epoch(
     N, H, C = X.shape[0], W1.shape[1], W2.shape[1]
     batch = min(batch, N)
     lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
-    # Layout (measured by `make bench`): wide hidden layers are stored feature by feature, with
-    # a transposed working copy of W1 (copied back at the end); narrow ones row by row.
-    feature_major = H >= FEATURE_MAJOR_MIN_WIDTH
-    W1_work = np.asfortranarray(W1) if feature_major else W1
+    # Small batches (measured by `make bench`): the two products that touch W1 run as one
+    # single-threaded product per BLAS thread, each on its own block of W1's columns
+    # (split_columns), so each core keeps its block of W1 in cache; without it, W1 written by
+    # one core in the update is read by both in the next forward (7-15% slower). From batch
+    # 500 on, OpenBLAS's own threading is faster (10%).
+    split = batch < 500
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
-    A1_buf = batch_buffer(batch, H, X.dtype, feature_major)
-    G1_buf = batch_buffer(batch, H, X.dtype, feature_major)
-    mask_buf = batch_buffer(batch, H, bool, feature_major)
+    A1_buf = np.empty((batch, H), dtype=X.dtype)
+    G1_buf = np.empty((batch, H), dtype=X.dtype)
+    mask_buf = np.empty((batch, H), dtype=bool)
     # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
     # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
     # m rows of length C, 5-20x slower.
@@ -127,36 +129,33 @@ def nn_epoch(
         G2T = flat.reshape(C, m)
         step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
         products = (
-            Gemm(A1, rows, W1_work),  # Z1 = X_b W1, made A1 = ReLU(Z1) in place
+            Gemm(A1, rows, W1, split_columns=split),  # X_b W1, made ReLU(X_b W1) in place
             Gemm(G2T.T, A1, W2),  # the logits, into their transposed buffer
             Gemm(G1, G2T.T, W2.T, alpha=step),  # (lr/m) G2 W2^T, W2 from before its update
             Gemm(W2, A1.T, G2T.T, alpha=-step, beta=1.0),  # W2 -= (lr/m) A1^T G2, one pass
-            Gemm(W1_work, rows.T, G1, alpha=-1.0, beta=1.0),  # W1 -= X_b^T G1 (G1 has lr/m)
+            # W1 -= X_b^T G1, one pass (G1 already carries lr/m)
+            Gemm(W1, rows.T, G1, alpha=-1.0, beta=1.0, split_columns=split),
         )
         return rows, A1, G1, mask, flat, G2T, col_buf[:m], products
 
     full_batch = plan(batch)
-    try:
-        for start in range(0, N, batch):
-            m = min(batch, N - start)
-            rows, A1, G1, mask, flat, G2T, col, products = full_batch if m == batch else plan(m)
-            forward, logits, backward, update_W2, update_W1 = products
-            rows.move_to(start)
-            forward()
-            np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
-            np.greater(A1, 0, out=mask)  # ReLU'(Z1) (A1 > 0 exactly where Z1 > 0), A1 in cache
-            logits()
-            np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
-            G2T -= col
-            np.exp(G2T, out=G2T)
-            np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
-            G2T /= col
-            flat[label_pos[start : start + m]] -= 1  # G2^T = (S - I_y)^T
-            backward()
-            G1 *= mask
-            update_W2()
-            update_W1()
-    finally:  # also after an interrupt: W1 holds every step taken
-        if W1_work is not W1:
-            W1[...] = W1_work
+    for start in range(0, N, batch):
+        m = min(batch, N - start)
+        rows, A1, G1, mask, flat, G2T, col, products = full_batch if m == batch else plan(m)
+        forward, logits, backward, update_W2, update_W1 = products
+        rows.move_to(start)
+        forward()
+        np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
+        np.greater(A1, 0, out=mask)  # ReLU'(Z1) (A1 > 0 exactly where Z1 > 0), A1 in cache
+        logits()
+        np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
+        G2T -= col
+        np.exp(G2T, out=G2T)
+        np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
+        G2T /= col
+        flat[label_pos[start : start + m]] -= 1  # G2^T = (S - I_y)^T
+        backward()
+        G1 *= mask
+        update_W2()
+        update_W1()
     ### END SOLUTION
