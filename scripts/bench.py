@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -185,6 +186,9 @@ def layer_sizes(model, D, C, hidden):
     return [D, *hidden, C]
 
 
+SECONDS_PER_CANDIDATE = 1.0  # at least, per configuration, when epochs are short
+
+
 def bench_config(
     model, sizes, X, y, batch, *, lr, repeats, warmup, naive_rows, torch, rng, quick=False
 ):
@@ -228,6 +232,9 @@ def bench_config(
         fns["torch-autograd"] = lambda: torch_autograd_epoch(
             torch, tX, ty, t_params, optimizer, batch
         )
+    if not quick:  # short epochs are noisier: time more of them, about a second's worth
+        once = timing.time_callable(fns["floor"], repeats=1, warmup=0).median
+        repeats = max(repeats, min(4 * repeats, math.ceil(SECONDS_PER_CANDIDATE / once)))
     # The pause lets one BLAS build's spinning threads go to sleep before the next candidate,
     # which may use another (torch's; see nnlib.timing.time_interleaved).
     timings = timing.time_interleaved(
@@ -249,7 +256,8 @@ def bench_config(
     )
 
     # Working memory of one fast-path epoch on top of the data and weights (tracemalloc sees
-    # numpy's buffers): a few batch-sized buffers and one label position (8 bytes) per example.
+    # numpy's buffers): a few batch-sized buffers, one label position (8 bytes) per example and
+    # the transposed working copies of weights some layouts use.
     reset()
     extra = timing.peak_allocation_bytes(fast)
 
@@ -266,6 +274,7 @@ def bench_config(
             entry["extrapolated_from_rows"] = rows
         result["candidates"][name] = entry
     result["nnlib_extra_bytes"] = extra
+    result["repeats"] = repeats
     return result
 
 
@@ -428,7 +437,10 @@ def main(argv=None) -> int:
             for batch in batches:
                 configs.append((model, layer_sizes(model, D, C, h), batch))
 
-    print(f"data: {N} x {D} float32, {C} classes; {repeats} timed epochs after {args.warmup}")
+    print(
+        f"data: {N} x {D} float32, {C} classes; at least {repeats} timed epochs after "
+        f"{args.warmup} (more when epochs are short, about {SECONDS_PER_CANDIDATE:g} s each)"
+    )
     print(f"BLAS: {timing.describe_blas()}")
     if torch is not None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -456,7 +468,7 @@ def main(argv=None) -> int:
             quick=args.quick,
         )
         results.append(r)
-        print(f"  done {model} {sizes} batch {batch}", flush=True)
+        print(f"  done {model} {sizes} batch {batch} ({r['repeats']} timed epochs)", flush=True)
     elapsed = time.perf_counter() - started
 
     print()

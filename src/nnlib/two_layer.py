@@ -117,9 +117,11 @@ def nn_epoch(
     col_buf = np.empty(batch, dtype=X.dtype)
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
     # is then one subtraction at those positions, with no one-hot matrix.
-    j = np.arange(N) % batch  # row of example i within its batch
-    m_i = np.minimum(batch, N - (np.arange(N) - j))  # size of example i's batch
-    label_pos = y.astype(np.intp) * m_i + j  # as intp: uint64 labels would make it float
+    label_pos = y.astype(np.intp)  # a copy, as intp: uint64 labels would make it float
+    full = N - N % batch  # examples in full batches
+    label_pos[:full] *= batch
+    label_pos[full:] *= N - full  # the last batch's m
+    label_pos += np.tile(np.arange(batch), N // batch + 1)[:N]  # j: row within its batch
 
     def plan(m):
         """The buffers' views and the five products of a step on m rows, bound once."""
