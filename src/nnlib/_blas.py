@@ -1,7 +1,7 @@
-"""Matrix products for the fast path: bound once per epoch, then one BLAS ``gemm`` call each.
+"""Matrix products for the fast path: bound once per epoch, then one BLAS call each.
 
 An SGD epoch runs the same few products on the same buffers for every batch; only the rows
-of ``X`` move. Two things ``np.matmul`` cannot do make up most of the gap to the pure
+of ``X`` move. Three things ``np.matmul`` cannot do make up most of the gap to the pure
 matrix-multiply time at small batches:
 
 1. **beta.** BLAS computes ``C = alpha op(A) op(B) + beta C``. With ``beta = 1`` and
@@ -10,6 +10,12 @@ matrix-multiply time at small batches:
 2. **Per-call work.** ``np.matmul`` re-checks shapes, dtypes, strides and overlap on every call.
    A :class:`Gemm` checks once, when it is bound, and keeps the call's arguments ready, so
    each batch only moves a pointer (:class:`BatchRows`).
+3. **Which core touches which weights.** OpenBLAS splits one product between its threads by
+   rows of the output; the forward ``X_b W`` and the update ``W -= X_b^T G`` then split ``W``
+   differently, and every batch half of ``W`` moves between the cores' caches.
+   ``Gemm(..., split_columns=True)`` runs one single-threaded product per thread, each on
+   its own block of columns, through OpenBLAS's ``cblas_?gemm_batch``: both products give
+   every core the same block of ``W``.
 
 numpy's wheels (Linux and macOS, numpy 2) ship OpenBLAS with its C interface exported as
 ``scipy_cblas_?gemm64_``; :data:`NUMPY_CBLAS` finds it and checks it on a small product.
@@ -292,12 +298,13 @@ class Gemm:
         ``alpha=-lr``).
     split_columns : bool, default False
         Run the product as one single-threaded product per BLAS thread, each on its own block
-        of columns of ``out`` and ``B`` (edges at multiples of 16 columns), in one
+        of columns of ``out`` and ``B`` (edges on 64-byte boundaries), in one
         ``cblas_?gemm_batch`` call. Two products that split the same weight this way (the
         forward ``X W`` and the update ``W -= X^T G``) each touch one block from one core,
         so the weight stays in that core's cache instead of moving between cores every batch.
-        Ignored where the batch call is missing, with one BLAS thread, or when ``out`` is
-        not stored row by row.
+        Ignored where the batch call is missing, with one BLAS thread, when ``out`` is not
+        stored row by row, or when a block would be smaller than
+        :data:`MIN_SPLIT_BLOCK_WORK` multiply-adds.
 
     Notes
     -----
