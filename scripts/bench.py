@@ -186,7 +186,7 @@ def layer_sizes(model, D, C, hidden):
     return [D, *hidden, C]
 
 
-SECONDS_PER_CANDIDATE = 1.0  # at least, per configuration, when epochs are short
+SECONDS_PER_CANDIDATE = 2.0  # at least, per configuration, when epochs are short
 
 
 def bench_config(
