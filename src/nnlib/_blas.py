@@ -146,7 +146,7 @@ def _load_numpy_cblas(root: Path | None = None) -> dict:
 
 def _load_numpy_cblas_batch(root: Path | None = None) -> tuple[dict, object]:
     """numpy's OpenBLAS ``cblas_?gemm_batch`` by dtype and its thread count getter, or
-    ``({}, None)``. Checked by :class:`Gemm` itself, on first use (see :func:`_checked_batch`)."""
+    ``({}, None)``. Each is checked on a small split product below (:func:`_batch_call_works`)."""
     lib = _numpy_openblas(root)
     try:
         threads = lib.scipy_openblas_get_num_threads64_

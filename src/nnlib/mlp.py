@@ -243,7 +243,7 @@ def mlp_epoch(
     U_bufs = buffers()
     Z_bufs = U_bufs if relu else buffers()
     G_bufs = buffers()  # G_bufs[i] holds G_{i+1} times sigma'(U_i)
-    mask_bufs = buffers(bool)
+    mask_bufs = buffers(bool) if relu else []  # ReLU'(U_i), computed in the forward pass
     # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
     # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
     # m rows of length C, 5-20x slower.
