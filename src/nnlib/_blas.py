@@ -238,9 +238,10 @@ def _operand(M) -> tuple[np.ndarray, ctypes.c_void_p]:
     return M, ctypes.c_void_p(_address(M))
 
 
-# OpenBLAS 0.3.31's gemm_batch crashes (segfault, seen on Sapphire Rapids) on products small
-# enough for its "small matrix" kernels, M * N * K <= 1e6 on x86-64. Splitting only pays on
-# large products anyway, so every block must be at least twice that.
+# OpenBLAS 0.3.31's gemm_batch crashes (segfault) on products small enough for its "small
+# matrix" kernels, M * N * K <= 100^3, in DYNAMIC_ARCH builds such as numpy's (seen here;
+# fixed upstream by OpenMathLib/OpenBLAS pull request 5980). Splitting only pays on large
+# products anyway, so every block must be at least twice that.
 MIN_SPLIT_BLOCK_WORK = 2_000_000
 
 
