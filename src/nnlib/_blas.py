@@ -36,6 +36,7 @@ computed as its transpose, ``C.T = B.T @ A.T``.
 from __future__ import annotations
 
 import ctypes
+import functools
 from itertools import pairwise
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def _cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
     ]
 
 
+@functools.cache  # loaded once, for both loaders below
 def _numpy_openblas(root: Path | None = None) -> ctypes.CDLL | None:
     """numpy's own OpenBLAS, where numpy's wheels put it (next to ``root``, numpy's package
     directory by default), or None."""
