@@ -106,6 +106,9 @@ def nn_epoch(
     # one core in the update is read by both in the next forward (7-15% slower). From batch
     # 500 on, OpenBLAS's own threading is faster (10%).
     split = batch < 500
+    # From batch 500 on, the two products that read G2 are 2x faster on a row-major copy
+    # than on the transposed softmax buffer (5-20 us per batch for the copy; 1-2% an epoch).
+    G2_rows = not split
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     A1_buf = np.empty((batch, H), dtype=X.dtype)
     G1_buf = np.empty((batch, H), dtype=X.dtype)
@@ -115,13 +118,14 @@ def nn_epoch(
     # m rows of length C, 5-20x slower.
     G2T_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
+    G2_buf = np.empty((batch, C), dtype=X.dtype) if G2_rows else None
     # Flat position of each example's label in its batch's (C, m) buffer, y_i * m + j: S - I_y
     # is then one subtraction at those positions, with no one-hot matrix.
     label_pos = y.astype(np.intp)  # a copy, as intp: uint64 labels would make it float
     full = N - N % batch  # examples in full batches
-    label_pos[:full] *= batch
-    label_pos[full:] *= N - full  # the last batch's m
-    label_pos += np.tile(np.arange(batch), N // batch + 1)[:N]  # j: row within its batch
+    for block, m in ((label_pos[:full].reshape(-1, batch), batch), (label_pos[full:], N - full)):
+        block *= m  # in place, one row of blocks per batch (6x faster than np.tile)
+        block += np.arange(m)  # j: row within its batch
 
     def plan(m):
         """The buffers' views and the five products of a step on m rows, bound once."""
@@ -130,20 +134,21 @@ def nn_epoch(
         flat = G2T_buf[: C * m]
         G2T = flat.reshape(C, m)
         step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
+        G2 = G2_buf[:m] if G2_rows else G2T.T
         products = (
             Gemm(A1, rows, W1, split_columns=split),  # X_b W1, made ReLU(X_b W1) in place
             Gemm(G2T.T, A1, W2),  # the logits, into their transposed buffer
-            Gemm(G1, G2T.T, W2.T, alpha=step),  # (lr/m) G2 W2^T, W2 from before its update
-            Gemm(W2, A1.T, G2T.T, alpha=-step, beta=1.0),  # W2 -= (lr/m) A1^T G2, one pass
+            Gemm(G1, G2, W2.T, alpha=step),  # (lr/m) G2 W2^T, W2 from before its update
+            Gemm(W2, A1.T, G2, alpha=-step, beta=1.0),  # W2 -= (lr/m) A1^T G2, one pass
             # W1 -= X_b^T G1, one pass (G1 already carries lr/m)
             Gemm(W1, rows.T, G1, alpha=-1.0, beta=1.0, split_columns=split),
         )
-        return rows, A1, G1, mask, flat, G2T, col_buf[:m], products
+        return rows, A1, G1, mask, flat, G2T, G2, col_buf[:m], products
 
     full_batch = plan(batch)
     for start in range(0, N, batch):
         m = min(batch, N - start)
-        rows, A1, G1, mask, flat, G2T, col, products = full_batch if m == batch else plan(m)
+        rows, A1, G1, mask, flat, G2T, G2, col, products = full_batch if m == batch else plan(m)
         forward, logits, backward, update_W2, update_W1 = products
         rows.move_to(start)
         forward()
@@ -156,6 +161,8 @@ def nn_epoch(
         np.add.reduce(G2T, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
         G2T /= col
         flat[label_pos[start : start + m]] -= 1  # G2^T = (S - I_y)^T
+        if G2_rows:
+            np.copyto(G2, G2T.T)
         backward()
         G1 *= mask
         update_W2()
