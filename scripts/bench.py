@@ -186,7 +186,7 @@ def layer_sizes(model, D, C, hidden):
     return [D, *hidden, C]
 
 
-SECONDS_PER_CANDIDATE = 2.0  # at least, per configuration, when epochs are short
+SECONDS_PER_CANDIDATE = 3.0  # at least, per configuration, when epochs are short
 
 
 def bench_config(
@@ -232,13 +232,14 @@ def bench_config(
         fns["torch-autograd"] = lambda: torch_autograd_epoch(
             torch, tX, ty, t_params, optimizer, batch
         )
-    if not quick:  # short epochs are noisier: time more of them, about a second's worth
+    if not quick:  # short epochs are noisier: time more of them, SECONDS_PER_CANDIDATE each
         once = timing.time_callable(fns["floor"], repeats=1, warmup=0).median
         repeats = max(repeats, min(4 * repeats, math.ceil(SECONDS_PER_CANDIDATE / once)))
     # The pause lets one BLAS build's spinning threads go to sleep before the next candidate,
-    # which may use another (torch's; see nnlib.timing.time_interleaved).
+    # which may use another (torch's): OpenBLAS's spin for about 0.1 s after a call here (see
+    # nnlib.timing.time_interleaved).
     timings = timing.time_interleaved(
-        fns, repeats=repeats, warmup=warmup, setup=reset, pause=0.0 if quick else 0.3
+        fns, repeats=repeats, warmup=warmup, setup=reset, pause=0.0 if quick else 0.15
     )
 
     # The naive loop is 20-60x slower: time it on a slice and scale to the whole epoch.
@@ -404,7 +405,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes, to check that it runs")
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="output folder")
-    p.add_argument("--repeats", type=int, default=None, help="timed epochs (default 7; quick 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed epochs (default 11; quick 2)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
@@ -418,7 +419,7 @@ def main(argv=None) -> int:
         N, D, C, repeats, naive_rows = 300, 32, 10, 2, 60
         hiddens, batches, mlp_hidden = (16, 24), (16, 100), [24, 16, 12]
     else:
-        N, D, C, repeats, naive_rows = 60_000, 784, 10, 7, 1_000
+        N, D, C, repeats, naive_rows = 60_000, 784, 10, 11, 1_000
         hiddens, batches, mlp_hidden = (100, 400), (100, 1000), [256, 128, 64]
     repeats = args.repeats or repeats
     rng = np.random.default_rng(args.seed)

@@ -106,8 +106,9 @@ def nn_epoch(
     # one core in the update is read by both in the next forward (7-15% slower). From batch
     # 500 on, OpenBLAS's own threading is faster (10%).
     split = batch < 500
-    # From batch 500 on, the two products that read G2 are 2x faster on a row-major copy
-    # than on the transposed softmax buffer (5-20 us per batch for the copy; 1-2% an epoch).
+    # From batch 500 on, the two products that read G2 (backward, W2's update) run up to 2x
+    # faster from a row-major copy of it than from the transposed softmax buffer: the copy
+    # costs ~10 us a batch, the epoch gains 1-2%. At batch 100 the copy costs more than it saves.
     G2_rows = not split
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     A1_buf = np.empty((batch, H), dtype=X.dtype)
