@@ -106,17 +106,18 @@ def nn_epoch(
     # one core in the update is read by both in the next forward (7-15% slower). From batch
     # 500 on, OpenBLAS's own threading is faster (10%).
     split = batch < 500
-    # From batch 500 on, the two products that read G2 (backward, W2's update) run up to 2x
-    # faster from a row-major copy of it than from the transposed softmax buffer: the copy
-    # costs ~10 us a batch, the epoch gains 1-2%. At batch 100 the copy costs more than it saves.
+    # From batch 500 on, the three products that touch G2 (the logits, the backward and W2's
+    # update) are faster on a row-major G2 than on the transposed softmax buffer, the backward
+    # up to 2x: the logits are copied into that buffer and back (~10 us each a batch), and the
+    # epoch gains 1-3% (hidden 100 and 400). At batch 100 the copies cost more than they save.
     G2_rows = not split
     # Buffers for one batch, allocated once; the last, smaller batch views their first rows.
     A1_buf = np.empty((batch, H), dtype=X.dtype)
     G1_buf = np.empty((batch, H), dtype=X.dtype)
     mask_buf = np.empty((batch, H), dtype=bool)
-    # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
-    # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
-    # m rows of length C, 5-20x slower.
+    # Softmax works on the transposed logits, (C, m), which BLAS writes directly below batch
+    # 500: it then reduces over the first axis (C rows of length m, which numpy vectorizes)
+    # instead of over m rows of length C, 5-20x slower.
     G2T_buf = np.empty(C * batch, dtype=X.dtype)
     col_buf = np.empty(batch, dtype=X.dtype)
     G2_buf = np.empty((batch, C), dtype=X.dtype) if G2_rows else None
@@ -135,10 +136,10 @@ def nn_epoch(
         flat = G2T_buf[: C * m]
         G2T = flat.reshape(C, m)
         step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
-        G2 = G2_buf[:m] if G2_rows else G2T.T
+        G2 = G2_buf[:m] if G2_rows else G2T.T  # the logits, then the gradient at them
         products = (
             Gemm(A1, rows, W1, split_columns=split),  # X_b W1, made ReLU(X_b W1) in place
-            Gemm(G2T.T, A1, W2),  # the logits, into their transposed buffer
+            Gemm(G2, A1, W2),  # the logits
             Gemm(G1, G2, W2.T, alpha=step),  # (lr/m) G2 W2^T, W2 from before its update
             Gemm(W2, A1.T, G2, alpha=-step, beta=1.0),  # W2 -= (lr/m) A1^T G2, one pass
             # W1 -= X_b^T G1, one pass (G1 already carries lr/m)
@@ -156,6 +157,8 @@ def nn_epoch(
         np.maximum(A1, 0, out=A1)  # A1 = ReLU(X_b W1), in place
         np.greater(A1, 0, out=mask)  # ReLU'(Z1) (A1 > 0 exactly where Z1 > 0), A1 in cache
         logits()
+        if G2_rows:
+            np.copyto(G2T, G2.T)
         np.maximum.reduce(G2T, axis=0, out=col)  # softmax of each column, stably, in place
         G2T -= col
         np.exp(G2T, out=G2T)
