@@ -245,6 +245,25 @@ def cells(page):
     return page.locator(f"{PANEL} .jp-Notebook .jp-Cell")
 
 
+ACTIVE_CELL_JS = f"""() => [...document.querySelectorAll("{PANEL} .jp-Notebook .jp-Cell")]
+    .findIndex(cell => cell.classList.contains("jp-mod-active"))"""
+
+
+def select_cell(page, index: int, attempts: int = 5) -> None:
+    """Click cell ``index``'s prompt until JupyterLab makes it the active cell.
+
+    A click can land on another cell while the notebook still scrolls after a run; running
+    "all below" from there would skip cells (seen once in CI: cells 11-28 never ran).
+    """
+    for _ in range(attempts):
+        cells(page).nth(index).locator(".jp-InputPrompt").click()
+        if page.evaluate(ACTIVE_CELL_JS) == index:
+            return
+        time.sleep(0.5)
+    active = page.evaluate(ACTIVE_CELL_JS)
+    raise AssertionError(f"clicked cell {index}'s prompt {attempts} times; cell {active} is active")
+
+
 def scroll_to(page, locator, name: str, artifacts: Path) -> None:
     locator.scroll_into_view_if_needed()
     time.sleep(0.3)
@@ -394,7 +413,7 @@ def test_stubbed_notebook_fails_only_at_the_students_places(
             last = failed[-1] if failed else -1
             if not unrun_code_cells(nb, after=last):
                 break
-            cells(page).nth(last + 1).locator(".jp-InputPrompt").click()
+            select_cell(page, last + 1)
             menu(page, "Run", "Run Selected Cell and All Below")
 
     errors = error_outputs(nb)
