@@ -21,6 +21,7 @@ import pytest
 import nnlib
 from nnlib import _blas, timing
 from nnlib._blas import BatchRows, Gemm, batch_buffer
+from nnlib._label_positions import label_positions
 from nnlib.gradcheck import relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,24 @@ def _agree(got, want, what):
 # (N, batch): a last partial batch, batches that divide N, one batch larger than N, batch 1;
 # the epochs switch layouts and threading at batch 500.
 BATCHES = [(103, 25), (100, 25), (40, 64), (7, 1), (1103, 500)]
+
+
+@pytest.mark.parametrize(("n", "batch"), BATCHES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.uint64])
+def test_label_positions_mark_each_label_in_its_batch_buffer(rng, n, batch, dtype):
+    y = rng.integers(0, 7, size=n).astype(dtype)
+    batch = min(batch, n)
+    pos = label_positions(y, batch)
+    assert pos.dtype == np.intp and pos.shape == (n,), (pos.dtype, pos.shape)
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        onehot_T = np.zeros((7, m))  # the batch's (C, m) buffer, marked the slow way
+        onehot_T[y[start : start + m], np.arange(m)] = 1
+        marked = np.zeros(7 * m)
+        marked[pos[start : start + m]] = 1
+        assert np.array_equal(marked.reshape(7, m), onehot_T), (
+            f"batch at {start} ({m} rows): positions must be y_i * m + j in its (C, m) buffer"
+        )
 
 
 @pytest.mark.parametrize(("n", "batch"), BATCHES)
