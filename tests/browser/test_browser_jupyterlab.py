@@ -241,22 +241,29 @@ def save_and_read(page, path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def cells(page):
-    return page.locator(f"{PANEL} .jp-Notebook .jp-Cell")
+def cell(page, index: int):
+    """Notebook cell ``index``. JupyterLab may keep only the cells near the viewport in the
+    page (its windowing), so the n-th ``.jp-Cell`` element need not be cell n: each rendered
+    cell carries its notebook index in ``data-windowed-list-index``."""
+    return page.locator(f'{PANEL} .jp-Notebook .jp-Cell[data-windowed-list-index="{index}"]')
 
 
-ACTIVE_CELL_JS = f"""() => [...document.querySelectorAll("{PANEL} .jp-Notebook .jp-Cell")]
-    .findIndex(cell => cell.classList.contains("jp-mod-active"))"""
+ACTIVE_CELL_JS = f"""() => {{
+    const active = document.querySelector("{PANEL} .jp-Notebook .jp-Cell.jp-mod-active");
+    return active ? Number(active.dataset.windowedListIndex) : null;
+}}"""
 
 
 def select_cell(page, index: int, attempts: int = 5) -> None:
     """Click cell ``index``'s prompt until JupyterLab makes it the active cell.
 
-    A click can land on another cell while the notebook still scrolls after a run; running
-    "all below" from there would skip cells (seen once in CI: cells 11-28 never ran).
+    Clicking the n-th cell element once started "run all below" at cell 17 or 29 instead of
+    11 in CI (cells scrolled out of view were not in the page), so cells 11-28 never ran.
     """
     for _ in range(attempts):
-        cells(page).nth(index).locator(".jp-InputPrompt").click()
+        target = cell(page, index).locator(".jp-InputPrompt")
+        target.scroll_into_view_if_needed()
+        target.click()
         if page.evaluate(ACTIVE_CELL_JS) == index:
             return
         time.sleep(0.5)
@@ -428,7 +435,7 @@ def test_stubbed_notebook_fails_only_at_the_students_places(
     unrun = unrun_code_cells(nb)
     # What the student sees: one traceback per error output, no more.
     shown = page.locator(f"{PANEL} .jp-OutputArea-output", has_text="Traceback (most recent call")
-    first_error = cells(page).nth(errors[0][0])
+    first_error = cell(page, errors[0][0])
     scroll_to(
         page,
         first_error.locator(".jp-OutputArea-output").last,
@@ -437,7 +444,7 @@ def test_stubbed_notebook_fails_only_at_the_students_places(
     )
     scroll_to(
         page,
-        cells(page).nth(errors[-1][0]).locator(".jp-OutputArea-output").last,
+        cell(page, errors[-1][0]).locator(".jp-OutputArea-output").last,
         "lab-4-stubs-last-error.png",
         artifacts,
     )
