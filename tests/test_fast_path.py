@@ -324,12 +324,12 @@ def test_batch_rows_move_every_bound_product(rng, monkeypatch, blas, order):
         rows.move_to(19)
 
 
-def test_column_blocks_are_even_and_aligned():
-    assert _blas._column_blocks(100, 2, 16) == [(0, 48), (48, 100)]
-    assert _blas._column_blocks(400, 2, 16) == [(0, 192), (192, 400)]
-    assert _blas._column_blocks(20, 2, 16) == [(0, 16), (16, 20)]
-    assert _blas._column_blocks(10, 2, 16) == [(0, 10)], "too narrow to split: one block"
-    blocks = _blas._column_blocks(1000, 8, 16)
+def test_blocks_are_even_and_aligned():
+    assert _blas._even_blocks(100, 2, 16) == [(0, 48), (48, 100)]
+    assert _blas._even_blocks(400, 2, 16) == [(0, 192), (192, 400)]
+    assert _blas._even_blocks(20, 2, 16) == [(0, 16), (16, 20)]
+    assert _blas._even_blocks(10, 2, 16) == [(0, 10)], "too narrow to split: one block"
+    blocks = _blas._even_blocks(1000, 8, 16)
     assert len(blocks) == 8 and all(lo % 16 == 0 for lo, _ in blocks)
 
 
@@ -347,7 +347,7 @@ def test_split_products_compute_the_same_as_one_call(rng, monkeypatch, shape, be
     rows = BatchRows(X, M)
     out = C0.copy()
     product = Gemm(out, rows, B, alpha=0.5, beta=beta, split_columns=True)
-    narrowest = min(hi - lo for lo, hi in _blas._column_blocks(N, 2, 16))
+    narrowest = min(hi - lo for lo, hi in _blas._even_blocks(N, 2, 16))
     big = M * K * narrowest >= _blas.MIN_SPLIT_BLOCK_WORK
     assert product.blocks == (2 if big else 1), "split exactly the products big enough"
     for start in (0, 2 * M):
@@ -361,6 +361,61 @@ def test_split_products_compute_the_same_as_one_call(rng, monkeypatch, shape, be
     update = Gemm(W, rows.T, G, alpha=-1.0, beta=1.0, split_columns=True)
     update()
     np.testing.assert_allclose(W, -(X[2 * M :].T @ G), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [600, 300])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_batch_split_products_compute_the_same_as_one_call(rng, monkeypatch, rows, beta):
+    """split_batch: each thread takes a block of the batch's rows, in the forward (blocks of
+    out's rows) and in the update (partial sums, one added after the call); blocks smaller
+    than the batch call allows stay one call."""
+    if not _blas.NUMPY_CBLAS_BATCH:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
+    monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)  # as on the 2-core benchmark machine
+    K, N = 784, 10  # softmax regression's shapes: 300 rows give blocks too small to split
+    X = rng.random((3 * rows, K), dtype=np.float32)
+    theta, G = rng.standard_normal((K, N)).astype(np.float32), rng.random((rows, N), np.float32)
+    batch = BatchRows(X, rows)
+    big = rows // 2 * K * N >= _blas.MIN_SPLIT_BLOCK_WORK
+    logits, L0 = np.empty((rows, N), np.float32), np.ones((rows, N), np.float32)
+    forward = Gemm(logits, batch, theta, alpha=0.5, beta=beta, split_batch=True)
+    W, W0 = np.empty_like(theta), rng.standard_normal((K, N)).astype(np.float32)
+    update = Gemm(W, batch.T, G.T.copy().T, alpha=-0.5, beta=beta, split_batch=True)
+    assert (forward.blocks, update.blocks) == ((2, 2) if big else (1, 1)), (
+        f"{rows} rows: split exactly the products whose blocks are big enough"
+    )
+    for start in (0, 2 * rows):  # the blocks follow the rows as they move
+        batch.move_to(start)
+        X_b = X[start : start + rows].astype(np.float64)
+        logits[...], W[...] = L0, W0
+        forward()
+        update()
+        np.testing.assert_allclose(logits, 0.5 * X_b @ theta + beta * L0, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(W, -0.5 * X_b.T @ G + beta * W0, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="exclude each other"):
+        Gemm(logits, batch, theta, split_columns=True, split_batch=True)
+
+
+def test_softmax_regression_epoch_splits_big_batches(rng, monkeypatch):
+    """From batch 510 (784 features, 10 classes) both products split the batch between the
+    threads; the epoch still agrees with the textbook version, the last small batch unsplit."""
+    if not _blas.NUMPY_CBLAS_BATCH:
+        pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
+    monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)
+    made = []
+
+    class Recording(Gemm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.blocks)
+
+    monkeypatch.setattr("nnlib.linear.Gemm", Recording)
+    X, y, (theta,) = _problem(rng, 1300, [784, 10])
+    fast, text = theta.copy(), theta.copy()
+    nnlib.softmax_regression_epoch(X, y, fast, lr=0.5, batch=600)
+    bench.textbook_softmax_regression_epoch(X, y, text, lr=0.5, batch=600)
+    _agree([fast], [text], "softmax_regression_epoch with the batch split between threads")
+    assert made == [2, 2, 1, 1], f"blocks per product, full batches then the last: {made}"
 
 
 def test_nn_epoch_splits_its_big_products(rng, monkeypatch):
