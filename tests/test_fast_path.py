@@ -396,9 +396,9 @@ def test_batch_split_products_compute_the_same_as_one_call(rng, monkeypatch, row
         Gemm(logits, batch, theta, split_columns=True, split_batch=True)
 
 
-def test_softmax_regression_epoch_splits_big_batches(rng, monkeypatch):
-    """From batch 510 (784 features, 10 classes) both products split the batch between the
-    threads; the epoch still agrees with the textbook version, the last small batch unsplit."""
+def _record_split_blocks(monkeypatch, module):
+    """Two BLAS threads, as on the benchmark machine; returns the list that collects the
+    ``blocks`` of every product the epoch in ``nnlib.<module>`` binds, in order."""
     if not _blas.NUMPY_CBLAS_BATCH:
         pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
     monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)
@@ -409,7 +409,14 @@ def test_softmax_regression_epoch_splits_big_batches(rng, monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self.blocks)
 
-    monkeypatch.setattr("nnlib.linear.Gemm", Recording)
+    monkeypatch.setattr(f"nnlib.{module}.Gemm", Recording)
+    return made
+
+
+def test_softmax_regression_epoch_splits_big_batches(rng, monkeypatch):
+    """From batch 510 (784 features, 10 classes) both products split the batch between the
+    threads; the epoch still agrees with the textbook version, the last small batch unsplit."""
+    made = _record_split_blocks(monkeypatch, "linear")
     X, y, (theta,) = _problem(rng, 1300, [784, 10])
     fast, text = theta.copy(), theta.copy()
     nnlib.softmax_regression_epoch(X, y, fast, lr=0.5, batch=600)
@@ -421,17 +428,7 @@ def test_softmax_regression_epoch_splits_big_batches(rng, monkeypatch):
 def test_nn_epoch_splits_its_big_products(rng, monkeypatch):
     """At batch < 500 the two products touching W1 split by columns; the epoch still agrees
     with the textbook version, including a last batch too small to split."""
-    if not _blas.NUMPY_CBLAS_BATCH:
-        pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
-    monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)
-    made = []
-
-    class Recording(Gemm):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self.blocks)
-
-    monkeypatch.setattr("nnlib.two_layer.Gemm", Recording)
+    made = _record_split_blocks(monkeypatch, "two_layer")
     X, y, (W1, W2) = _problem(rng, 230, [784, 100, 10])
     fast, text = [W1.copy(), W2.copy()], [W1.copy(), W2.copy()]
     nnlib.nn_epoch(X, y, *fast, lr=0.5, batch=100)
