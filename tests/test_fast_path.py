@@ -363,25 +363,26 @@ def test_split_products_compute_the_same_as_one_call(rng, monkeypatch, shape, be
     np.testing.assert_allclose(W, -(X[2 * M :].T @ G), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("rows", [600, 300])
+# 784 x 10 (softmax regression): 300 rows make blocks of 150 x 784 x 10 = 1.2e6 multiply-adds,
+# under MIN_SPLIT_BLOCK_WORK, so they stay one call; 600 rows split in two.
+@pytest.mark.parametrize(("rows", "blocks"), [(600, 2), (300, 1)])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_batch_split_products_compute_the_same_as_one_call(rng, monkeypatch, rows, beta):
+def test_batch_split_products_compute_the_same_as_one_call(rng, monkeypatch, rows, blocks, beta):
     """split_batch: each thread takes a block of the batch's rows, in the forward (blocks of
     out's rows) and in the update (partial sums, one added after the call); blocks smaller
     than the batch call allows stay one call."""
     if not _blas.NUMPY_CBLAS_BATCH:
         pytest.skip("this numpy build does not ship scipy_cblas_?gemm_batch64_")
     monkeypatch.setattr(_blas, "_blas_threads", lambda: 2)  # as on the 2-core benchmark machine
-    K, N = 784, 10  # softmax regression's shapes: 300 rows give blocks too small to split
+    K, N = 784, 10
     X = rng.random((3 * rows, K), dtype=np.float32)
     theta, G = rng.standard_normal((K, N)).astype(np.float32), rng.random((rows, N), np.float32)
     batch = BatchRows(X, rows)
-    big = rows // 2 * K * N >= _blas.MIN_SPLIT_BLOCK_WORK
     logits, L0 = np.empty((rows, N), np.float32), np.ones((rows, N), np.float32)
     forward = Gemm(logits, batch, theta, alpha=0.5, beta=beta, split_batch=True)
     W, W0 = np.empty_like(theta), rng.standard_normal((K, N)).astype(np.float32)
     update = Gemm(W, batch.T, G.T.copy().T, alpha=-0.5, beta=beta, split_batch=True)
-    assert (forward.blocks, update.blocks) == ((2, 2) if big else (1, 1)), (
+    assert (forward.blocks, update.blocks) == (blocks, blocks), (
         f"{rows} rows: split exactly the products whose blocks are big enough"
     )
     for start in (0, 2 * rows):  # the blocks follow the rows as they move
