@@ -1,28 +1,21 @@
 """Judge a task: read the child's arrays safely, compare them with the references, score.
 
-The child's output folder is untrusted. Files are opened without following symlinks, size
-capped and parsed with ``allow_pickle=False``; anything unexpected counts as a wrong answer,
-never as a grader error. A task's score is its points times the weight of the checks it
-passed: output shapes, dtype, the values of every case, agreement with central differences
-(gradients) and with the student's vectorized twin (naive functions).
+The child's output folder is untrusted: :mod:`autograder.grader.child_output` reads it
+within bounds; anything unexpected counts as a wrong answer, never as a grader error. A
+task's score is its points times the weight of the checks it passed: output shapes, dtype,
+the values of every case, agreement with central differences (gradients) and with the
+student's vectorized twin (naive functions).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .cases import Case, TaskSpec
+from .child_output import CRASH, read_case  # noqa: F401  (read_case: the reading half)
 from .diagnose import close, likely_mistakes
-
-MAX_FILE_BYTES = 32 * 1024 * 1024
-CRASH = "crash: "
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.")
 
 
 @dataclass
@@ -44,59 +37,6 @@ class TaskResult:
     score: float
     checks: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            return None
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                return None
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def read_case(folder: Path) -> tuple[dict, dict]:
-    """The meta record and the arrays a child wrote for one case (empty if unreadable)."""
-    import io
-
-    raw = _read_bytes(folder / "meta.json")
-    try:
-        meta = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
-        meta = {}
-    if not isinstance(meta, dict):
-        meta = {}
-    outputs = {}
-    kinds = meta.get("outputs", {})
-    if not isinstance(kinds, dict):
-        kinds = {}
-    for name, kind in list(kinds.items())[:64]:
-        if not isinstance(name, str) or not set(name) <= NAME_CHARS or ".." in name:
-            continue
-        if kind == "None":
-            outputs[name] = None
-            continue
-        data = _read_bytes(folder / f"{name}.npy")
-        if data is None:
-            continue
-        try:
-            arr = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            continue
-        if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf":
-            outputs[name] = arr
-    return meta, outputs
 
 
 def _tolerance(dtype) -> tuple[float, float]:

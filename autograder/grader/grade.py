@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .cases import task_specs
+from .child_output import Budget
 from .compare import CRASH, crashed_result, judge_task, read_case
 from .sandbox import Limits, Sandbox
 from .submission import SubmissionError, copy_package, student_id
@@ -107,52 +108,63 @@ class Grader:
         remaining = [spec.task.function for spec in self.specs]
         by_name = {spec.task.function: spec for spec in self.specs}
         results, output, attempts = {}, [], 0
+        cap = self.sandbox.limits.submission_cap(len(remaining))
+        deadline = time.monotonic() + cap  # whatever the child reports, never past this
         while remaining:
+            if time.monotonic() >= deadline:
+                for name in remaining:
+                    reason = f"not run: the submission used up its {cap:g} s"
+                    results[name] = crashed_result(by_name[name], reason)
+                break
             attempts += 1
-            attempt_dir = scratch / f"attempt-{attempts}"
-            attempt_dir.mkdir(mode=0o700)
-            sandbox_dir = attempt_dir / "sandbox"
-            writable = prepare_sandbox(
-                sandbox_dir, package, self.inputs, [self.plan[name] for name in remaining]
-            )
-            self.sandbox.hand_over(sandbox_dir, self.slot, writable)
-            outcome = self.sandbox.run(attempt_dir, sandbox_dir, self.slot)
-            for stream in ("stdout", "stderr"):
-                text = getattr(outcome, stream).strip()
-                if text:
-                    output.append(f"[{stream}, run {attempts}]\n{text}")
-            finished = set(outcome.done)
-            for name in remaining:
-                if name in finished or name == outcome.failed:
-                    results[name] = self._read(by_name[name], sandbox_dir, outcome, name)
-            if outcome.failed is None:
-                missing = [n for n in remaining if n not in finished]
-                for name in missing:  # ended without running them: should not happen
-                    results[name] = crashed_result(by_name[name], "was not run")
-                remaining = []
-            else:
-                remaining = remaining[remaining.index(outcome.failed) + 1 :]
-                if outcome.failed_import:
-                    # Importing that module killed the child: every later task that needs it
-                    # would die the same way, so it fails now instead of costing a child each.
-                    module = outcome.failed_import
-                    reason = (
-                        f"{CRASH}importing nnlib/{module}.py: {outcome.reason} "
-                        f"(first seen while running {outcome.failed})"
-                    )
-                    for name in [n for n in remaining if module in by_name[n].modules]:
-                        results[name] = {
-                            c.name: ({"error": reason}, {}) for c in by_name[name].cases
-                        }
-                        remaining.remove(name)
-            shutil.rmtree(attempt_dir, ignore_errors=True)
+            with self.sandbox.attempt(scratch / f"attempt-{attempts}", self.slot) as sandbox_dir:
+                remaining = self._attempt(
+                    sandbox_dir, package, remaining, deadline, results, output, attempts
+                )
         return results, attempts, "\n".join(output)[-4000:]
 
-    def _read(self, spec, sandbox_dir: Path, outcome, name: str) -> dict:
+    def _attempt(self, sandbox_dir, package, remaining, deadline, results, output, attempts):
+        """Run one child on the ``remaining`` tasks; return the tasks still to run after it."""
+        by_name = {spec.task.function: spec for spec in self.specs}
+        writable = prepare_sandbox(
+            sandbox_dir, package, self.inputs, [self.plan[name] for name in remaining]
+        )
+        self.sandbox.hand_over(sandbox_dir, self.slot, writable)
+        outcome = self.sandbox.run(sandbox_dir.parent, sandbox_dir, self.slot, remaining, deadline)
+        for stream in ("stdout", "stderr"):
+            text = getattr(outcome, stream).strip()
+            if text:
+                output.append(f"[{stream}, run {attempts}]\n{text}")
+        finished = set(outcome.done)
+        budget, scrub = Budget(), self.sandbox.scrubber(sandbox_dir)
+        for name in remaining:
+            if name in finished or name == outcome.failed:
+                results[name] = self._read(by_name[name], sandbox_dir, outcome, name, budget, scrub)
+        if outcome.failed is None:
+            missing = [n for n in remaining if n not in finished]
+            for name in missing:  # ended without running them: should not happen
+                results[name] = crashed_result(by_name[name], "was not run")
+            remaining = []
+        else:
+            remaining = remaining[remaining.index(outcome.failed) + 1 :]
+            if outcome.failed_import:
+                # Importing that module killed the child: every later task that needs it
+                # would die the same way, so it fails now instead of costing a child each.
+                module = outcome.failed_import
+                reason = (
+                    f"{CRASH}importing nnlib/{module}.py: {outcome.reason} "
+                    f"(first seen while running {outcome.failed})"
+                )
+                for name in [n for n in remaining if module in by_name[n].modules]:
+                    results[name] = {c.name: ({"error": reason}, {}) for c in by_name[name].cases}
+                    remaining.remove(name)
+        return remaining
+
+    def _read(self, spec, sandbox_dir: Path, outcome, name: str, budget, scrub) -> dict:
         folder = sandbox_dir / "out" / name
         results = {}
         for case in spec.cases:
-            meta, outputs = read_case(folder / case.name)
+            meta, outputs = read_case(folder / case.name, budget, scrub)
             if not meta and name == outcome.failed:
                 meta = {"error": f"{CRASH}{outcome.reason} (while running {name})"}
             results[case.name] = (meta, outputs)

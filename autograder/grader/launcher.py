@@ -1,41 +1,82 @@
-"""Start the grader's child in a sandbox: run as root, by a separate interpreter, before any
-student code exists in the process.
+"""Start the grader's child in its sandbox: a separate interpreter that sets the sandbox up
+before any student code exists in the process, then ``exec``s the runner.
 
-``python -I -S launcher.py config.json``. It unshares a mount and a PID namespace, builds a
-minimal root file system on a tmpfs (system directories, the Python installation and numpy
-read-only, the child's working folder as ``/sandbox``), chroots into it, sets resource
-limits, drops to an unprivileged user id and ``exec``s the runner. The reference ``nnlib``,
-the grader, the output folder and other submissions are simply not in that file system.
+``python -I -S -B launcher.py config.json``, with the config's ``setup_fd`` inherited. Every
+mode ends the same way: resource limits, ``no_new_privs``, a seccomp filter that refuses
+``socket()`` (every address family, so no TCP, UDP, unix or abstract socket can be opened),
+``io_uring`` (which can open sockets too) and ``ptrace``; then ``exec`` of the runner.
 
-The process that enters the PID namespace first stays as its init and waits for the runner;
-when it exits (or the parent kills it), the kernel kills every process left in the
-namespace, so a fork bomb or a daemonized grandchild cannot outlive its submission.
-Exit status 97 means the namespaces could not be created (no privilege): the parent then
-falls back to a weaker sandbox and says so.
+``namespace`` (root with CAP_SYS_ADMIN)
+    Unshares a mount, a PID and a network namespace, builds a minimal root file system on a
+    size-limited tmpfs (system directories, the Python installation, numpy and the hidden
+    inputs read-only, the child's working folder as ``/sandbox``), chroots into it and drops
+    to the slot's unprivileged user id. The process that enters the PID namespace first
+    stays as its init and waits for the runner; when it exits (or the parent kills it), the
+    kernel kills every process left in the namespace.
+``uid`` (root without namespaces)
+    Drops to the slot's unprivileged user id (no supplementary groups) in the child's folder.
+``plain`` (not root)
+    Only limits and the seccomp filter.
+
+Set-up is reported on ``setup_fd``, a pipe the parent reads and the runner never holds
+(close-on-exec): ``ready`` just before the ``exec``, or ``fail <stage>: <reason>`` (stage
+``namespace`` when namespaces are unavailable). The child's exit status means nothing to
+the parent: student code can forge any status, but it can never write to this pipe.
 """
 
 import ctypes
 import json
 import os
+import platform
 import resource
 import signal
+import struct
 import sys
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-NO_NAMESPACE = 97
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 38, 22
+SECCOMP_MODE_FILTER = 2
+
+# seccomp: audit architecture and the numbers of the refused system calls, per machine.
+# x86_64 also refuses every x32 system call (numbers from 0x40000000), which would bypass
+# the table; any other architecture (e.g. 32-bit calls on a 64-bit kernel) kills the process.
+SYSCALLS = {
+    "x86_64": (0xC000003E, {"socket": 41, "ptrace": 101, "process_vm_readv": 310,
+                            "process_vm_writev": 311, "io_uring_setup": 425,
+                            "io_uring_enter": 426, "io_uring_register": 427}, 0x40000000),
+    "aarch64": (0xC00000B7, {"socket": 198, "ptrace": 117, "process_vm_readv": 270,
+                             "process_vm_writev": 271, "io_uring_setup": 425,
+                             "io_uring_enter": 426, "io_uring_register": 427}, None),
+}  # fmt: skip
+RET_ALLOW, RET_KILL_PROCESS, RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
+LD_ABS_W, JEQ_K, JGE_K, RET_K = 0x20, 0x15, 0x35, 0x06
+EPERM = 1
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_void_p,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
 
 
-def _check(ret, what):
+class SetupError(Exception):
+    """A set-up step failed; ``stage`` says which."""
+
+    def __init__(self, stage, message):
+        super().__init__(message)
+        self.stage = stage
+
+
+def _check(ret, what, stage="setup"):
     if ret != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise SetupError(stage, f"{what}: {os.strerror(err)}")
 
 
 def _mount(source, target, fstype, flags, data=None):
@@ -47,7 +88,7 @@ def _mount(source, target, fstype, flags, data=None):
             flags,
             data.encode() if data else None,
         ),
-        f"mount {source} on {target}",
+        f"mount {source or ''} on {target}",
     )
 
 
@@ -63,8 +104,9 @@ def _bind(source, target, writable=False):
 
 
 def _build_root(cfg):
+    """Build the child's root file system on a tmpfs and chroot into it."""
     root = cfg["root_dir"]
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, cfg["root_tmpfs"])
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc"):
         host = "/" + name
         if os.path.islink(host):
@@ -75,11 +117,13 @@ def _build_root(cfg):
         _bind("/dev/" + name, os.path.join(root, "dev", name), writable=True)
     for host, inside in cfg["binds"]:
         _bind(host, root + inside)
+    for folder in cfg["hide"]:  # installed packages other than numpy: not for the child
+        if os.path.isdir(root + folder):
+            _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k")
     _bind(cfg["sandbox_dir"], os.path.join(root, "sandbox"), writable=True)
     os.makedirs(os.path.join(root, "tmp"), mode=0o1777, exist_ok=True)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     os.chroot(root)
-    os.chdir("/sandbox")
 
 
 def _limit(cfg):
@@ -87,7 +131,8 @@ def _limit(cfg):
     resource.setrlimit(resource.RLIMIT_AS, (lim["address_space"], lim["address_space"]))
     resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu_seconds"], lim["cpu_seconds"] + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (lim["file_size"], lim["file_size"]))
-    resource.setrlimit(resource.RLIMIT_NPROC, (lim["processes"], lim["processes"]))
+    if cfg["mode"] != "plain":  # counted per user id: each slot has its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (lim["processes"], lim["processes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Output beyond the file-size cap fails with an error instead of killing the process.
@@ -98,9 +143,47 @@ def _drop_privileges(uid):
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    # Dies with its init; set after setuid, which clears the parent-death signal.
-    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+
+
+def seccomp_program(machine=None):
+    """The BPF program of the filter, as bytes of ``struct sock_filter``.
+
+    Raises
+    ------
+    SetupError
+        On a machine whose system call numbers are not in :data:`SYSCALLS`.
+    """
+    machine = machine or platform.machine()
+    if machine not in SYSCALLS:
+        raise SetupError("seccomp", f"no seccomp filter for machine {machine!r}")
+    arch, numbers, x32 = SYSCALLS[machine]
+    denied = sorted(numbers.values())
+    # Layout: [0] load arch, [1] arch? else kill, [2] load nr, [3] x32 check (x86_64),
+    # one jeq per denied call, allow, deny, kill.
+    head = 4 if x32 is not None else 3
+    allow = head + len(denied)
+    deny, kill = allow + 1, allow + 2
+    prog = [(LD_ABS_W, 0, 0, 4), (JEQ_K, 0, kill - 2, arch), (LD_ABS_W, 0, 0, 0)]
+    if x32 is not None:
+        prog.append((JGE_K, deny - 4, 0, x32))
+    for i, nr in enumerate(denied):
+        prog.append((JEQ_K, deny - (head + i + 1), 0, nr))
+    prog += [(RET_K, 0, 0, RET_ALLOW), (RET_K, 0, 0, RET_ERRNO | EPERM)]
+    prog.append((RET_K, 0, 0, RET_KILL_PROCESS))
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog), len(prog)
+
+
+def _seccomp():
+    code, count = seccomp_program()
+    buffer = ctypes.create_string_buffer(code, len(code))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = Prog(count, ctypes.addressof(buffer))
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0), "prctl(NO_NEW_PRIVS)", "seccomp")
+    ret = libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0)
+    _check(ret, "prctl(SECCOMP)", "seccomp")
 
 
 def _wait_status(pid):
@@ -110,29 +193,73 @@ def _wait_status(pid):
     return os.WEXITSTATUS(status)
 
 
-def main():
-    with open(sys.argv[1]) as f:
-        cfg = json.load(f)
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWPID) != 0:
+def _report(fd, line):
+    try:
+        os.write(fd, (line.replace("\n", " ") + "\n").encode())
+    except OSError:
+        pass
+
+
+def _become_child(cfg, setup_fd):
+    """Limits, user id, filter, report ``ready``, exec: the last steps in every mode."""
+    os.chdir(cfg["cwd"])
+    _limit(cfg)
+    if cfg["mode"] != "plain":
+        _drop_privileges(cfg["uid"])
+    # Dies with its parent (set after setuid, which clears the parent-death signal).
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, None, 0, 0), "prctl(PDEATHSIG)")
+    _seccomp()
+    _report(setup_fd, "ready")
+    try:
+        os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+    except OSError as exc:
+        raise SetupError("exec", f"cannot run {cfg['argv'][0]}: {exc}") from exc
+
+
+def _namespace(cfg, setup_fd):
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
-        print(f"sandbox: unshare failed: {os.strerror(err)}", file=sys.stderr)
-        sys.exit(NO_NAMESPACE)
+        raise SetupError("namespace", f"unshare failed: {os.strerror(err)}")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     init = os.fork()
     if init:
+        os.close(setup_fd)
         sys.exit(_wait_status(init))
     # PID 1 of the new namespace: build the file system, then start the runner under it.
-    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, None, 0, 0), "prctl(PDEATHSIG)")
     _build_root(cfg)
     child = os.fork()
     if child == 0:
-        try:
-            _limit(cfg)
-            _drop_privileges(cfg["uid"])
-            os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
-        finally:
-            os._exit(96)
+        _run_child(cfg, setup_fd)
+    os.close(setup_fd)
     os._exit(_wait_status(child))
+
+
+def _run_child(cfg, setup_fd):
+    try:
+        _become_child(cfg, setup_fd)
+    except SetupError as exc:
+        _report(setup_fd, f"fail {exc.stage}: {exc}")
+    except BaseException as exc:
+        _report(setup_fd, f"fail setup: {type(exc).__name__}: {exc}")
+    os._exit(96)
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        cfg = json.load(f)
+    setup_fd = cfg["setup_fd"]
+    os.set_inheritable(setup_fd, False)  # the runner must never hold it
+    try:
+        if cfg["mode"] == "namespace":
+            _namespace(cfg, setup_fd)
+        else:
+            _run_child(cfg, setup_fd)
+    except SetupError as exc:
+        _report(setup_fd, f"fail {exc.stage}: {exc}")
+    except OSError as exc:
+        _report(setup_fd, f"fail setup: {exc}")
+    os._exit(96)
 
 
 if __name__ == "__main__":

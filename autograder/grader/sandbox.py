@@ -1,52 +1,83 @@
 """Run the child that executes student code: its own interpreter, limits, no reference code.
 
-Three strengths, chosen once per grading run (``mode="auto"`` takes the strongest available):
+Three modes, chosen once per grader (``mode="auto"`` probes and takes the strongest that
+works here). Every child is started by ``launcher.py``, which reports set-up on a pipe the
+child cannot write, and every child runs with resource limits (address space, CPU time, file
+size, open files, core dumps; processes in the root modes) and a seccomp filter that refuses
+to create any socket, so it has no network in any mode.
 
-``namespace`` (root, e.g. CI or a grading server)
-    ``launcher.py`` gives the child a fresh mount and PID namespace whose root file system
-    holds only the system directories, the Python installation, numpy and the child's own
-    working folder; the child runs as an unprivileged user id (one per parallel slot, so
-    process limits do not interfere). The reference code, the grader, the output folder and
-    other submissions do not exist for it.
-``uid`` (root, namespaces unavailable, e.g. a locked-down container)
-    The child runs as the slot's unprivileged user id in a private folder; files the grader
-    keeps private (its working folders) are not readable to it. Reference files must not be
-    world-readable (the Gradescope ``setup.sh`` makes them so).
-``plain`` (not root)
-    A separate isolated interpreter (``-I -S``: no site-packages other than numpy's folder,
-    so the installed ``nnlib`` is not importable) with resource limits in a fresh folder.
-    Files readable by the grading user remain readable to it: use root for real grading.
+``namespace`` (root with CAP_SYS_ADMIN: a grading server, CI)
+    The child gets fresh mount, PID and network namespaces. Its root file system holds only
+    the system directories (their site-packages folders covered by empty ones), the Python
+    installation, numpy alone (not the folder it is installed in, which may name the
+    checkout) and its own working folder at ``/sandbox``, which is a tmpfs limited in size
+    and in number of files. It runs as the slot's unprivileged user id. The reference code,
+    the grader, the output folder and other submissions do not exist for it; killing the
+    namespace's init kills every process it started.
+``uid`` (root without namespaces: Gradescope's Docker container)
+    The child runs as the slot's unprivileged user id, without supplementary groups, in a
+    folder only that user (and root) can enter; the grader's folders on the way are open to
+    that slot's group only, so other slots cannot reach them. Numpy is copied next to them.
+    Everything else is protected only by file permissions: the grader refuses this mode
+    while the reference package or the grader is readable by other users (Gradescope's
+    ``run_autograder`` makes them private first). The parent polls the child's scratch
+    space and removes what the slot's user left in the shared temporary folders.
+``plain`` (not root; or asked for explicitly)
+    A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
+    the limits and the filter. It runs as the grading user and can read and write what that
+    user can: use root for real grading. The scratch space is bounded by polling.
 
 In every mode the child's stdout and stderr go to capped files that are shown to the
-student, never parsed; its results are ``.npy`` files the parent parses itself.
+student, never parsed, after host paths in them have been replaced by neutral names; its
+results are ``.npy`` files the parent reads with :mod:`autograder.grader.child_output`. The
+status lines the child writes (``start``/``done`` per task) are accepted only in plan
+order, and a wall-clock cap per submission holds whatever the child writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import select
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import launcher as _launcher
+
 HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent.parent
 LAUNCHER = HERE / "launcher.py"
 RUNNER = HERE / "runner.py"
-NO_NAMESPACE = 97
 SITE_INSIDE = "/opt/nnlib-grader-site"
 UID_BASE = int(os.environ.get("NNLIB_GRADER_UID_BASE", "61000"))
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
+POLL_SECONDS = 0.1
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be set up or started: a grader problem, not the student's."""
 
 
 @dataclass
 class Limits:
-    """Resource limits of one child (seconds, bytes, processes)."""
+    """Resource limits of one child (seconds, bytes, processes, files).
+
+    ``submission_seconds`` caps the wall-clock time of all children of one submission;
+    ``None`` allows the start-up time plus one and a half times the task limit per task.
+    ``scratch_bytes`` and ``scratch_files`` bound what a child may keep in its folders.
+    """
 
     task_seconds: float = 5.0
     startup_seconds: float = 20.0
@@ -55,11 +86,23 @@ class Limits:
     address_space: int = 1024**3
     file_size: int = 16 * 1024**2
     processes: int = 64
+    submission_seconds: float | None = None
+    scratch_bytes: int = 64 * 1024**2
+    scratch_files: int = 4096
+
+    def submission_cap(self, tasks: int) -> float:
+        """The wall-clock seconds all children of a submission with ``tasks`` tasks may use."""
+        if self.submission_seconds is not None:
+            return float(self.submission_seconds)
+        return self.startup_seconds + 1.5 * self.task_seconds * tasks
 
 
 @dataclass
 class Attempt:
-    """What happened in one child: the tasks it finished and, if it died, where and why."""
+    """What happened in one child: the tasks it finished and, if it died, where and why.
+
+    ``out_of_time`` is set when the submission's wall-clock cap ended it.
+    """
 
     done: list = field(default_factory=list)
     failed: str | None = None
@@ -67,6 +110,7 @@ class Attempt:
     reason: str = ""
     stdout: str = ""
     stderr: str = ""
+    out_of_time: bool = False
 
 
 def _python() -> Path:
@@ -74,9 +118,34 @@ def _python() -> Path:
     return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
 
 
-def numpy_site_dir() -> Path:
-    """The folder holding the numpy package (appended to the child's ``sys.path``)."""
-    return Path(np.__file__).resolve().parent.parent
+def numpy_dirs() -> list:
+    """numpy's package folder and, when the wheel has one, its ``numpy.libs`` folder."""
+    package = Path(np.__file__).resolve().parent
+    libs = package.parent / "numpy.libs"
+    return [package] + ([libs] if libs.is_dir() else [])
+
+
+def _site_package_dirs() -> list:
+    """Folders of installed packages visible through the system directories or the Python
+    installation: the namespace sandbox covers them with empty folders."""
+    base = sys.base_prefix
+    found = {
+        sysconfig.get_path(k, vars={"base": base, "platbase": base}) for k in ("purelib", "platlib")
+    }
+    for top in ("/usr/lib", "/usr/local/lib"):
+        for name in ("python3", f"python{sys.version_info.major}.{sys.version_info.minor}"):
+            for sub in ("dist-packages", "site-packages"):
+                found.add(os.path.join(top, name, sub))
+    return sorted(p for p in found if p and os.path.isdir(p))
+
+
+def others_can_reach(path: Path) -> bool:
+    """Whether a user with no relation to ``path``'s owners can read it (mode bits only)."""
+    path = Path(path).resolve()
+    for parent in list(path.parents)[::-1]:
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
 
 
 def _child_env(home: str) -> dict:
@@ -94,40 +163,185 @@ def _child_env(home: str) -> dict:
     }
 
 
-def _tail(path: Path, limit: int = 2000) -> str:
+def _tail(f, limit: int = 2000) -> str:
+    """The first ``limit`` bytes of a capture file the parent holds open (the child cannot
+    swap it for something else: the parent never opens it by name again)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        data = os.pread(f.fileno(), limit + 1, 0)
     except OSError:
         return ""
     text = data[:limit].decode("utf-8", "replace")
     return text + ("\n[... output truncated]" if len(data) > limit else "")
 
 
+def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int, int]:
+    """Files and bytes under ``tops`` (only those owned by ``uid`` when given), counted
+    without following links and without opening anything; stops after ``cap`` entries."""
+    files = size = 0
+    stack = [(Path(t), uid is None) for t in tops]
+    while stack and files < cap:
+        top, counted = stack.pop()
+        try:
+            entries = os.scandir(top)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                mine = counted or info.st_uid == uid
+                if mine:
+                    files += 1
+                    size += info.st_blocks * 512
+                if stat.S_ISDIR(info.st_mode) and (mine or uid is None):
+                    stack.append((Path(entry.path), mine))
+                if files >= cap:
+                    break
+    return files, size
+
+
 class Sandbox:
-    """Starts children in the strongest sandbox available and watches them.
+    """Starts children in the chosen sandbox and watches them.
 
     Parameters
     ----------
     mode : {"auto", "namespace", "uid", "plain"}
     limits : Limits
+    private : sequence of Path
+        Paths the child must not read; in ``uid`` mode, the grader refuses to start while
+        one is readable by other users. The reference package and the grader always are.
+
+    Raises
+    ------
+    SandboxError
+        If the mode asked for cannot work here (with the reason).
     """
 
-    def __init__(self, mode: str = "auto", limits: Limits | None = None):
-        self.limits = limits or Limits()
-        if mode == "auto":
-            mode = "namespace" if os.geteuid() == 0 else "plain"
-        if mode in ("namespace", "uid") and os.geteuid() != 0:
-            raise PermissionError(f"sandbox mode {mode!r} needs root; use 'plain'")
-        self.mode = mode
-        self.python = _python()
-        self.site_dir = numpy_site_dir()
+    def __init__(self, mode: str = "auto", limits: Limits | None = None, private=()):
+        import nnlib
 
-    # ------------------------------------------------------------------ preparation
+        self.limits = limits or Limits()
+        root = os.geteuid() == 0
+        if mode in ("namespace", "uid") and not root:
+            raise SandboxError(f"sandbox mode {mode!r} needs root; use 'plain'")
+        self.python = _python()
+        self.private = [Path(nnlib.__file__).resolve().parent, HERE, *map(Path, private)]
+        self._site = None
+        self.note = ""
+        if mode == "auto":
+            mode = "plain"
+            if root:
+                problem = self._probe_namespace()
+                mode = "namespace" if problem is None else "uid"
+                if problem:
+                    self.note = f"namespaces unavailable ({problem}): sandbox mode 'uid'"
+        self.mode = mode
+        if mode == "uid":
+            self._check_uid_mode()
+
+    # ------------------------------------------------------------------ set-up
 
     def uid(self, slot: int) -> int:
         """The unprivileged user id of a parallel slot (root modes)."""
         return UID_BASE + slot
+
+    def _probe_namespace(self) -> str | None:
+        """Start a namespace child that runs an empty program; ``None`` if it worked, else
+        the launcher's reason."""
+        with tempfile.TemporaryDirectory(prefix="nnlib-probe-") as tmp:
+            attempt = Path(tmp)
+            (attempt / "sandbox").mkdir()
+            saved, self.mode = getattr(self, "mode", None), "namespace"
+            try:
+                self._launch(attempt, attempt / "sandbox", 0, argv_tail=["-c", ""]).close()
+            except SandboxError as exc:
+                return str(exc)
+            finally:
+                self.mode = saved
+        return None
+
+    def _check_uid_mode(self) -> None:
+        exposed = [str(p) for p in self.private if p.exists() and others_can_reach(p)]
+        if exposed:
+            raise SandboxError(
+                "sandbox mode 'uid' keeps files from the child by permissions only, and "
+                f"every user can read {', '.join(exposed)}: make them private "
+                "(chmod -R go-rwx) or grade where namespaces are available"
+            )
+        if not others_can_reach(self.python):
+            version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+            for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+                if os.path.exists(candidate) and others_can_reach(Path(candidate)):
+                    self.python = Path(candidate).resolve()
+                    break
+            else:
+                raise SandboxError(
+                    f"sandbox mode 'uid': the child's user cannot run {self.python}, and "
+                    f"there is no {version} every user can run; install Python where "
+                    "every user can read it"
+                )
+
+    def site_dir(self, work: Path) -> str:
+        """The folder the child appends to ``sys.path``: it holds numpy alone.
+
+        ``namespace``: numpy is mounted there. ``uid``: numpy is copied once into ``work``
+        (its own folder may be private, or name the checkout). ``plain``: links to it.
+        """
+        if self.mode == "namespace":
+            return SITE_INSIDE
+        if self._site is None or not self._site.exists():
+            site = Path(work) / "site"
+            site.mkdir(mode=0o755)
+            for folder in numpy_dirs():
+                if self.mode == "uid":
+                    shutil.copytree(folder, site / folder.name, symlinks=True)
+                else:
+                    (site / folder.name).symlink_to(folder)
+            if self.mode == "uid":
+                for dirpath, dirs, files in os.walk(site):
+                    for name in dirs:
+                        os.chmod(os.path.join(dirpath, name), 0o755)
+                    for name in files:
+                        path = os.path.join(dirpath, name)
+                        if not os.path.islink(path):
+                            os.chmod(path, 0o755 if os.access(path, os.X_OK) else 0o644)
+            self._site = site
+        return str(self._site)
+
+    @contextlib.contextmanager
+    def attempt(self, attempt_dir: Path, slot: int):
+        """Create ``attempt_dir`` and the child's empty folder ``attempt_dir/sandbox`` in it;
+        remove both afterwards. Yields the child's folder.
+
+        ``namespace``: the folder is a tmpfs limited to twice the scratch limits (a hard
+        bound; the poll reports the flood before it). Root modes: the folders on the way
+        are entered by the slot's group only.
+        """
+        attempt_dir = Path(attempt_dir)
+        attempt_dir.mkdir(mode=0o700)
+        sandbox_dir = attempt_dir / "sandbox"
+        sandbox_dir.mkdir(mode=0o700)
+        mounted = False
+        try:
+            if self.mode == "uid":
+                gid = self.uid(slot)
+                for folder in (attempt_dir.parent, attempt_dir):
+                    os.chown(folder, 0, gid)
+                    os.chmod(folder, 0o710)
+            if self.mode == "namespace":
+                lim = self.limits
+                options = f"size={2 * lim.scratch_bytes},nr_inodes={2 * lim.scratch_files},mode=700"
+                _launcher._mount(
+                    "tmpfs", str(sandbox_dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options
+                )
+                mounted = True
+            yield sandbox_dir
+        finally:
+            if mounted:
+                _launcher.libc.umount2(str(sandbox_dir).encode(), MNT_DETACH)
+            shutil.rmtree(attempt_dir, ignore_errors=True)
 
     def hand_over(self, sandbox_dir: Path, slot: int, writable: list) -> None:
         """Give the child's user the folders it may write (root modes only)."""
@@ -142,152 +356,234 @@ class Sandbox:
         os.chown(sandbox_dir, uid, uid)
         os.chmod(sandbox_dir, 0o700)
 
-    def _binds(self) -> tuple[list, str]:
-        """Read-only mounts ``[host, inside]`` and numpy's folder as the child sees it.
+    def scrubber(self, sandbox_dir: Path):
+        """A function that replaces host paths in a text from the child by neutral names."""
+        names = {
+            str(sandbox_dir): "/sandbox",
+            str(CHECKOUT): "<grader>",
+            str(Path(sys.prefix).resolve()): "<python>",
+            str(Path(sys.prefix)): "<python>",
+            str(sandbox_dir.parent.parent.parent): "<grader-work>",
+        }
+        for folder in numpy_dirs():
+            names[str(folder.parent)] = SITE_INSIDE
+        order = sorted((k for k in names if len(k) > 1), key=len, reverse=True)
 
-        The Python installation keeps its path (the interpreter finds its standard library
-        relative to itself); numpy's folder is mounted at a neutral path, so that not even
-        the name of the folder holding the instructor's checkout appears in the sandbox.
-        """
-        prefix = str(Path(sys.base_prefix).resolve())
-        if self.site_dir.is_relative_to(prefix):
-            return [[prefix, prefix]], str(self.site_dir)
-        return [[prefix, prefix], [str(self.site_dir), SITE_INSIDE]], SITE_INSIDE
+        def scrub(text: str) -> str:
+            for key in order:
+                text = text.replace(key, names[key])
+            return text
 
-    def _limit(self) -> None:
-        lim = self.limits
-        resource.setrlimit(resource.RLIMIT_AS, (lim.address_space, lim.address_space))
-        resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_size, lim.file_size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if self.mode == "uid":  # counted per user: each slot has its own user id
-            resource.setrlimit(resource.RLIMIT_NPROC, (lim.processes, lim.processes))
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return scrub
 
     # ------------------------------------------------------------------ running
 
-    def _start(self, attempt_dir: Path, sandbox_dir: Path, slot: int, status_fd: int, out, err):
-        common = dict(
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            pass_fds=(status_fd,),
-            start_new_session=True,
-            close_fds=True,
-        )
-        if self.mode == "namespace":
-            root_dir = attempt_dir / "root"
-            root_dir.mkdir(mode=0o700)
-            binds, site = self._binds()
-            runner = ["/sandbox/.grader/runner.py", site, str(status_fd)]
-            config = {
-                "root_dir": str(root_dir),
-                "sandbox_dir": str(sandbox_dir),
-                "binds": binds,
-                "uid": self.uid(slot),
-                "limits": {
-                    "address_space": self.limits.address_space,
-                    "cpu_seconds": self.limits.cpu_seconds,
-                    "file_size": self.limits.file_size,
-                    "processes": self.limits.processes,
-                },
-                "argv": [str(self.python), "-I", "-S", "-B", *runner],
-                "env": _child_env("/sandbox"),
-            }
-            path = attempt_dir / "launcher.json"
-            path.write_text(json.dumps(config))
-            argv = [str(self.python), "-I", "-S", "-B", str(LAUNCHER), str(path)]
-            return subprocess.Popen(argv, env=_child_env("/"), **common)
-        runner = [str(sandbox_dir / ".grader" / "runner.py"), str(self.site_dir), str(status_fd)]
-        argv = [str(self.python), "-I", "-S", "-B", *runner]
-        extra = {}
-        if self.mode == "uid":
-            uid = self.uid(slot)
-            extra = dict(user=uid, group=uid, extra_groups=[])
-        try:
-            return subprocess.Popen(
-                argv,
-                cwd=sandbox_dir,
-                env=_child_env(str(sandbox_dir)),
-                preexec_fn=self._limit,
-                **common,
-                **extra,
-            )
-        except PermissionError as exc:
-            raise RuntimeError(
-                f"sandbox mode {self.mode!r}: the child's user cannot run {self.python} "
-                f"({exc}); install Python where every user can read it, or use another mode"
-            ) from exc
+    def _binds(self, sandbox_dir: Path) -> list:
+        """Read-only mounts ``[host, inside]`` for the namespace mode."""
+        prefix = str(Path(sys.base_prefix).resolve())
+        binds = [[prefix, prefix]]
+        binds += [[str(d), f"{SITE_INSIDE}/{d.name}"] for d in numpy_dirs()]
+        return binds
 
-    def run(self, attempt_dir: Path, sandbox_dir: Path, slot: int) -> Attempt:
-        """Run the plan prepared in ``sandbox_dir``; kill the child on a per-task timeout.
+    def _launch(self, attempt_dir: Path, sandbox_dir: Path, slot: int, status_fd=None,
+                out=None, err=None, argv_tail=None):  # fmt: skip
+        """Start the launcher; return it once it reported ``ready`` (the runner is running).
 
         Raises
         ------
-        RuntimeError
+        SandboxError
+            With the launcher's own report when set-up failed.
+        """
+        inside = self.mode == "namespace"
+        home = "/sandbox" if inside else str(sandbox_dir)
+        if argv_tail is None:
+            site = self.site_dir(attempt_dir.parent.parent) if not inside else SITE_INSIDE
+            argv_tail = [f"{home}/.grader/runner.py", site, str(status_fd)]
+        setup_read, setup_write = os.pipe()
+        lim = self.limits
+        config = {
+            "mode": self.mode,
+            "setup_fd": setup_write,
+            "uid": self.uid(slot),
+            "cwd": home,
+            "limits": {
+                "address_space": lim.address_space,
+                "cpu_seconds": lim.cpu_seconds,
+                "file_size": lim.file_size,
+                "processes": lim.processes,
+            },
+            "argv": [str(self.python), "-I", "-S", "-B", *argv_tail],
+            "env": _child_env(home),
+        }
+        if inside:
+            root_dir = attempt_dir / "root"
+            root_dir.mkdir(mode=0o700)
+            config.update(
+                root_dir=str(root_dir),
+                root_tmpfs="size=16m,nr_inodes=4096,mode=755",
+                sandbox_dir=str(sandbox_dir),
+                binds=self._binds(sandbox_dir),
+                hide=_site_package_dirs(),
+            )
+        path = attempt_dir / "launcher.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(config, f)
+        argv = [sys.executable, "-I", "-S", "-B", str(LAUNCHER), str(path)]
+        fds = (setup_write,) if status_fd is None else (setup_write, status_fd)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=_child_env("/"),
+                stdin=subprocess.DEVNULL,
+                stdout=out if out is not None else subprocess.DEVNULL,
+                stderr=err if err is not None else subprocess.DEVNULL,
+                pass_fds=fds,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(setup_write)
+        report = b""
+        deadline = time.monotonic() + lim.startup_seconds
+        try:
+            while len(report) < 4096:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([setup_read], [], [], left)[0]:
+                    self._kill(proc, slot)
+                    raise SandboxError(f"sandbox mode {self.mode!r}: set-up did not finish in time")
+                chunk = os.read(setup_read, 4096)
+                if not chunk:
+                    break
+                report += chunk
+        finally:
+            os.close(setup_read)
+        if report.rstrip().endswith(b"ready") and report.count(b"\n") == 1:
+            return _Child(proc, self, slot)
+        self._kill(proc, slot)
+        text = report.decode("utf-8", "replace").strip() or "the launcher exited without a word"
+        raise SandboxError(f"sandbox mode {self.mode!r} could not be set up: {text}")
+
+    def run(
+        self, attempt_dir: Path, sandbox_dir: Path, slot: int, tasks=None, deadline=None
+    ) -> Attempt:
+        """Run the plan prepared in ``sandbox_dir``; kill the child on a timeout.
+
+        Parameters
+        ----------
+        tasks : list of str, optional
+            The plan's tasks in order: a ``start`` line is accepted only for the next one.
+        deadline : float, optional
+            ``time.monotonic()`` value at which the submission's time is up.
+
+        Raises
+        ------
+        SandboxError
             If the sandbox itself could not start (not the student's fault).
         """
         outcome = Attempt()
         read_fd, write_fd = os.pipe()
-        out_path, err_path = attempt_dir / "stdout.txt", attempt_dir / "stderr.txt"
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        deadline = deadline if deadline is not None else float("inf")
+        out = open(attempt_dir / "stdout.txt", "w+b")
+        err = open(attempt_dir / "stderr.txt", "w+b")
+        try:
             try:
-                proc = self._start(attempt_dir, sandbox_dir, slot, write_fd, out, err)
+                child = self._launch(attempt_dir, sandbox_dir, slot, write_fd, out, err)
             finally:
                 os.close(write_fd)
-        current, importing, buffer, ended = None, None, b"", False
-        deadline = time.monotonic() + self.limits.startup_seconds
-        try:
-            while True:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    outcome.failed = current
-                    outcome.reason = (
-                        f"timed out: still running after {self.limits.task_seconds:g} s "
-                        "(an infinite loop, or far too slow)"
-                        if current
-                        else "the child did not start in time"
-                    )
-                    break
-                ready, _, _ = select.select([read_fd], [], [], timeout)
-                if not ready:
-                    continue
-                chunk = os.read(read_fd, 65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    word, _, name = line.decode("ascii", "replace").partition(" ")
-                    if word == "start":
-                        current, importing = name, None
-                        deadline = time.monotonic() + self.limits.task_seconds
-                    elif word == "import" and current:
-                        importing = name
-                    elif word == "imported":
-                        importing = None
-                    elif word == "done" and name == current:
-                        outcome.done.append(name)
-                        current = None
-                    elif word == "end":
-                        ended = True
-                if len(buffer) > 4096:
-                    buffer = b""
+            with child:
+                self._watch(child, read_fd, outcome, tasks, deadline, sandbox_dir, slot)
+            scrub = self.scrubber(sandbox_dir)
+            outcome.stdout, outcome.stderr = scrub(_tail(out)), scrub(_tail(err))
+            outcome.reason = scrub(outcome.reason)
         finally:
             os.close(read_fd)
-            self._kill(proc, slot)
-        code = proc.returncode
+            out.close()
+            err.close()
+        return outcome
+
+    def _scratch_problem(self, sandbox_dir: Path, slot: int) -> str:
+        lim = self.limits
+        files, size = scratch_usage([sandbox_dir], cap=lim.scratch_files + 1)
+        if self.mode == "uid":
+            more = scratch_usage(SHARED_TMP, uid=self.uid(slot), cap=lim.scratch_files + 1)
+            files, size = files + more[0], size + more[1]
+        if files > lim.scratch_files or size > lim.scratch_bytes:
+            return (
+                f"output too large: the program's files grew past the scratch limit "
+                f"({lim.scratch_files} files, {lim.scratch_bytes // 1024**2} MiB)"
+            )
+        return ""
+
+    def _watch(self, child, read_fd, outcome, tasks, deadline, sandbox_dir, slot) -> None:
+        lim = self.limits
+        current, importing, buffer, ended = None, None, b"", False
+        position = 0  # index of the next task in the plan
+        task_deadline = time.monotonic() + lim.startup_seconds
+        next_poll = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + POLL_SECONDS
+                problem = self._scratch_problem(sandbox_dir, slot)
+                if problem:
+                    outcome.failed = current or (
+                        tasks[position] if tasks and position < len(tasks) else None
+                    )
+                    outcome.reason = problem
+                    break
+            if now >= min(task_deadline, deadline):
+                if ended:
+                    break
+                outcome.failed = current or (
+                    tasks[position] if tasks and position < len(tasks) else None
+                )
+                if now >= deadline:
+                    outcome.out_of_time = True
+                    outcome.reason = "timed out: the submission used up its whole time"
+                elif current:
+                    outcome.reason = (
+                        f"timed out: still running after {lim.task_seconds:g} s "
+                        "(an infinite loop, or far too slow)"
+                    )
+                else:
+                    outcome.reason = "the child did not start in time"
+                break
+            wait = min(task_deadline, deadline, next_poll) - now
+            if not select.select([read_fd], [], [], max(wait, 0))[0]:
+                continue
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                word, _, name = line.decode("ascii", "replace").partition(" ")
+                expected = tasks[position] if tasks and position < len(tasks) else None
+                if word == "start" and current is None and (tasks is None or name == expected):
+                    current, importing = name, None
+                    task_deadline = time.monotonic() + lim.task_seconds
+                elif word == "import" and current:
+                    importing = name
+                elif word == "imported":
+                    importing = None
+                elif word == "done" and current is not None and name == current:
+                    outcome.done.append(name)
+                    current = None
+                    position += 1
+                    task_deadline = time.monotonic() + lim.task_seconds
+                elif (
+                    word == "end" and current is None and (tasks is None or position == len(tasks))
+                ):
+                    ended = True
+                    # The runner exits right after; give it a moment, never more.
+                    task_deadline = min(task_deadline, time.monotonic() + 2.0)
+            if len(buffer) > 4096:
+                buffer = b""
+        child.stop()
+        code = child.proc.returncode
         if not ended and outcome.failed is None:
             outcome.failed = current
-            if code == NO_NAMESPACE and self.mode == "namespace" and not outcome.done:
-                # No namespaces here (e.g. a container without CAP_SYS_ADMIN): fall back to
-                # an unprivileged user id for the rest of this process, and say so.
-                print(
-                    f"warning: {_tail(err_path).strip()}; falling back to sandbox mode 'uid'",
-                    file=sys.stderr,
-                )
-                self.mode = "uid"
-                return self.run(attempt_dir, sandbox_dir, slot)
             if code is not None and code > 128:
                 signame = signal.Signals(code - 128).name if code - 128 < 65 else str(code)
                 outcome.reason = f"the process was killed by {signame}"
@@ -295,12 +591,36 @@ class Sandbox:
                     outcome.reason += " (CPU time limit)"
             else:
                 outcome.reason = f"the process exited with status {code} (sys.exit or os._exit?)"
-            if current is None and not outcome.done:
-                raise RuntimeError(f"the grading child failed to start: {_tail(err_path)}")
+            if current is None and not outcome.done and tasks and position < len(tasks):
+                # The runner died before its first task: student code has not run yet.
+                outcome.failed = tasks[position]
+                outcome.reason = (
+                    f"the grading child stopped before its first task ({outcome.reason})"
+                )
         if outcome.failed is not None:
             outcome.failed_import = importing
-        outcome.stdout, outcome.stderr = _tail(out_path), _tail(err_path)
-        return outcome
+
+    # ------------------------------------------------------------------ cleaning up
+
+    def _reap_user(self, uid: int) -> None:
+        """Kill every process of the slot's user and wait until none is left: a process
+        running as that user sends ``kill(-1)``, which the kernel applies to all of them at
+        once, so a fork bomb cannot outrun it."""
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            if not self._processes_of(uid):
+                return
+            time.sleep(0.01)
 
     def _processes_of(self, uid: int) -> list:
         found = []
@@ -312,17 +632,24 @@ class Sandbox:
                 continue
         return found
 
-    def _reap_user(self, uid: int) -> None:
-        """Wait until no process of the slot's user is left (the kernel tears a killed
-        namespace down asynchronously); kill stragglers, so the next child starts clean."""
-        deadline = time.monotonic() + 5.0
-        while (left := self._processes_of(uid)) and time.monotonic() < deadline:
-            for pid in left:
+    def _sweep_shared(self, uid: int) -> None:
+        """Remove what the slot's user left in the shared temporary folders (``uid`` mode),
+        so nothing of one submission reaches the next one in the same slot."""
+        for top in SHARED_TMP:
+            try:
+                entries = list(os.scandir(top))
+            except OSError:
+                continue
+            for entry in entries:
                 try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.01)
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    continue
 
     def _kill(self, proc: subprocess.Popen, slot: int) -> None:
         try:
@@ -336,3 +663,27 @@ class Sandbox:
         proc.wait()
         if self.mode != "plain":
             self._reap_user(self.uid(slot))
+        if self.mode == "uid":
+            self._sweep_shared(self.uid(slot))
+
+
+class _Child:
+    """A started child; ``stop()`` (or leaving the ``with`` block) kills what is left of it."""
+
+    def __init__(self, proc, sandbox, slot):
+        self.proc, self.sandbox, self.slot = proc, sandbox, slot
+        self.stopped = False
+
+    def stop(self):
+        if not self.stopped:
+            self.stopped = True
+            self.sandbox._kill(self.proc, self.slot)
+
+    def close(self):
+        self.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

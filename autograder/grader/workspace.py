@@ -1,8 +1,9 @@
 """Lay out what a child needs: the hidden inputs as ``.npy`` files and the plan of calls.
 
-The inputs are written once per grading process and hard-linked (read-only, owned by the
-grader) into every child's folder; the plan lists, per task, the calls to make and which
-arrays to return. No expected output is ever written where a child could read it.
+The inputs are written once per grading process and copied (read-only, owned by the
+grader) into every child's folder, so no child can change what the next one reads; the plan
+lists, per task, the calls to make and which arrays to return. No expected output is ever
+written where a child could read it.
 """
 
 from __future__ import annotations
@@ -78,27 +79,29 @@ def write_inputs(specs, root: Path, task_cpu_seconds: int) -> dict:
     return entries
 
 
-def _link_tree(src: Path, dest: Path) -> None:
+def _copy_tree(src: Path, dest: Path) -> None:
     for dirpath, _, files in os.walk(src):
         target = dest / Path(dirpath).relative_to(src)
         target.mkdir(parents=True, exist_ok=True)
         os.chmod(target, 0o755)
         for name in files:
-            try:
-                os.link(os.path.join(dirpath, name), target / name)
-            except OSError:
-                shutil.copy2(os.path.join(dirpath, name), target / name)
+            shutil.copyfile(os.path.join(dirpath, name), target / name)
+            os.chmod(target / name, 0o444)
 
 
 def prepare_sandbox(sandbox_dir: Path, package: Path, inputs: Path, tasks: list) -> list:
-    """Fill a fresh child folder; return the folders the child must be able to write."""
-    sandbox_dir.mkdir(mode=0o700)
+    """Fill a fresh (possibly already created, empty) child folder; return the folders the
+    child must be able to write."""
+    sandbox_dir.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(sandbox_dir, 0o700)
     student = sandbox_dir / "student"
     shutil.copytree(package, student / "nnlib")
-    _link_tree(inputs, sandbox_dir / "inputs")
+    _copy_tree(inputs, sandbox_dir / "inputs")
     grader = sandbox_dir / ".grader"
     grader.mkdir(mode=0o755)
     shutil.copyfile(RUNNER, grader / "runner.py")
     (grader / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    for path in (grader / "runner.py", grader / "plan.json"):
+        os.chmod(path, 0o444)
     (sandbox_dir / "out").mkdir()
     return [student, sandbox_dir / "out"]
