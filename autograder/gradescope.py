@@ -10,6 +10,12 @@ and writes ``/autograder/results/results.json`` in Gradescope's schema: one test
 (``name``, ``score``, ``max_score``, ``status``, ``output``, ``visibility``) and the total.
 ``GRADESCOPE_ROOT`` and ``GRADESCOPE_PYTHON`` override ``/autograder`` and the interpreter, so
 the same script runs in a test.
+
+Gradescope's container has no CAP_SYS_ADMIN, so the grader runs there in its ``uid`` sandbox
+(see :mod:`autograder.grader.sandbox`); ``run_autograder`` makes the reference and the results
+private to root first. A failure of the grader itself is never written as the student's
+score: no ``results.json`` is written, the command exits with status 2 and says why, and
+Gradescope reports the autograder as failed.
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q python3 python3-venv python3-pip
-python3 -m venv /autograder/venv
+PY=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    apt-get install -y -q python3.11 python3.11-venv  # the grader needs Python 3.11 or newer
+    PY=python3.11
+fi
+"$PY" -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet --upgrade pip
 /autograder/venv/bin/pip install --quiet -r /autograder/source/requirements.txt
 """
@@ -139,25 +150,22 @@ def results_json(record: dict) -> dict:
 
 
 def run(submission: Path, results: Path, mode: str = "auto") -> dict:
-    """Grade one submission folder and write Gradescope's results.json."""
+    """Grade one submission folder and write Gradescope's results.json.
+
+    Raises
+    ------
+    RuntimeError
+        If the grader itself failed (the sandbox could not start, ...): nothing is written.
+    """
     from autograder.grader.grade import Grader
     from autograder.grader.report import atomic_write
 
     grader = Grader(mode)
     try:
-        try:
-            record = grader.grade(Path(submission))
-            data = results_json(record)
-        except RuntimeError as exc:  # a grader problem: say so, do not blame the student
-            data = {
-                "score": 0.0,
-                "visibility": "visible",
-                "tests": [],
-                "output": f"GRADER ERROR (not caused by your code): {exc}. "
-                "Please tell your instructor.",
-            }
+        record = grader.grade(Path(submission))
     finally:
         grader.close()
+    data = results_json(record)
     atomic_write(Path(results), json.dumps(data, indent=1) + "\n")
     return data
 
@@ -185,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         zips = sorted(submission.glob("*.zip")) if submission.is_dir() else []
         if zips and not any(submission.rglob("losses.py")):
             submission = Path(shutil.copy(zips[0], tmp))
-        data = run(submission, args.results, args.sandbox)
+        try:
+            data = run(submission, args.results, args.sandbox)
+        except RuntimeError as exc:  # the grader's failure, not the student's: no score
+            args.results.unlink(missing_ok=True)
+            print(f"GRADER ERROR (not caused by the submission): {exc}", file=sys.stderr)
+            return 2
     print(f"score {data['score']:g}")
     return 0
 

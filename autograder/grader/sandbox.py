@@ -37,6 +37,7 @@ order, and a wall-clock cap per submission holds whatever the child writes.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -202,6 +203,26 @@ def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int
     return files, size
 
 
+def _claim_uid(start: int) -> tuple[int, int]:
+    """A user id from ``UID_BASE`` on that no other live grader holds, and its lock's fd."""
+    folder = Path("/run/nnlib-grader-uids")
+    if not Path("/run").is_dir():
+        folder = Path(tempfile.gettempdir()) / "nnlib-grader-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+        raise SandboxError(f"{folder} must be a folder private to root")
+    for n in [*range(start, 1024), *range(start)]:
+        fd = os.open(folder / f"{UID_BASE + n}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return UID_BASE + n, fd
+    raise SandboxError(f"all 1024 sandbox user ids from {UID_BASE} are in use")
+
+
 class Sandbox:
     """Starts children in the chosen sandbox and watches them.
 
@@ -229,6 +250,7 @@ class Sandbox:
         self.python = _python()
         self.private = [Path(nnlib.__file__).resolve().parent, HERE, *map(Path, private)]
         self._site = None
+        self._uid = self._uid_lock = None
         self.note = ""
         if mode == "auto":
             mode = "plain"
@@ -244,8 +266,15 @@ class Sandbox:
     # ------------------------------------------------------------------ set-up
 
     def uid(self, slot: int) -> int:
-        """The unprivileged user id of a parallel slot (root modes)."""
-        return UID_BASE + slot
+        """The unprivileged user id of this grader's children (root modes).
+
+        Claimed once with a lock that lives as long as this process, so two graders on one
+        machine (parallel workers, or two grading runs) never share one: every process of
+        that user is killed after each child. ``slot`` is where the search starts.
+        """
+        if self._uid is None:
+            self._uid, self._uid_lock = _claim_uid(slot)
+        return self._uid
 
     def _probe_namespace(self) -> str | None:
         """Start a namespace child that runs an empty program; ``None`` if it worked, else
@@ -404,7 +433,7 @@ class Sandbox:
         config = {
             "mode": self.mode,
             "setup_fd": setup_write,
-            "uid": self.uid(slot),
+            "uid": self.uid(slot) if self.mode != "plain" else None,
             "cwd": home,
             "limits": {
                 "address_space": lim.address_space,
