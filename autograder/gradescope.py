@@ -161,6 +161,8 @@ def run(submission: Path, results: Path, mode: str = "auto") -> dict:
     from autograder.grader.report import atomic_write
 
     grader = Grader(mode)
+    note = grader.sandbox.note
+    print(f"sandbox mode {grader.sandbox.mode!r}" + (f" ({note})" if note else ""), flush=True)
     try:
         record = grader.grade(Path(submission))
     finally:

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -33,13 +34,13 @@ def test_zip_has_setup_and_run_autograder_at_its_root(autograder_zip):
     assert not any(n.startswith("autograder/samples") for n in names)
 
 
-def _gradescope_root(tmp_path, autograder_zip, sample):
+def _gradescope_root(tmp_path, autograder_zip, sample, placeholders=None):
     root = tmp_path / "autograder"
     (root / "results").mkdir(parents=True)
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    built = build_sample(SAMPLES[sample], tmp_path / "built", {})
+    built = build_sample(SAMPLES[sample], tmp_path / "built", placeholders or {})
     shutil.copytree(built, root / "submission")
     return root
 
@@ -135,3 +136,78 @@ def test_collect_puts_notebooks_where_nbgrader_autograde_looks(tmp_path):
         "alice/01_linear_classifiers/01_linear_classifiers.ipynb",
         "bob/04_backprop/04_backprop.ipynb",
     ]
+
+
+# ------------------------------------------------------- Gradescope's container, simulated
+
+CAPSH = shutil.which("capsh") or "/usr/sbin/capsh"
+
+
+def _without_cap_sys_admin(root, tmp_path):
+    """Run run_autograder as Gradescope does: root, but without CAP_SYS_ADMIN (Docker's
+    default), so no namespaces; and with no checkout of the kit on the machine (the
+    checkout is covered by an empty folder, the interpreter's venv is mounted elsewhere)."""
+    checkout = Path(__file__).resolve().parent.parent
+    top = Path(*checkout.parts[:2])
+    hidden = checkout if str(top) in ("/tmp", "/root", "/home") else top
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    python = venv / Path(sys.executable).relative_to(sys.prefix)
+    script = (
+        f"mount --bind {sys.prefix} {venv} && mount -t tmpfs -o size=1m none {hidden} && "
+        f"exec {CAPSH} --drop=cap_sys_admin -- -c 'bash {root}/run_autograder'"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(GRADESCOPE_ROOT=str(root), GRADESCOPE_PYTHON=str(python))
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(CAPSH) or not shutil.which("unshare"),
+    reason="simulating Gradescope's container (root without CAP_SYS_ADMIN) needs root, "
+    "capsh and unshare",
+)
+
+
+@needs_root
+@pytest.mark.parametrize("sample", ["reference", "partial", "import_reference", "network_answers"])
+def test_run_autograder_grades_in_a_container_without_cap_sys_admin(
+    tmp_path, autograder_zip, sample
+):
+    root = tmp_path / "autograder"
+    placeholders = {
+        "REFERENCE_SRC": root / "source" / "src" / "nnlib",
+        "OUTPUT_DIR": root / "results",
+        "SUBMISSIONS_DIR": root,
+        "DECOY_DIR": tmp_path / "decoy",
+    }
+    root = _gradescope_root(tmp_path, autograder_zip, sample, placeholders)
+    result = _without_cap_sys_admin(root, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == pytest.approx(SAMPLES[sample].expected_score), data["output"]
+    assert "sandbox mode 'uid'" in result.stdout, "namespaces must be unavailable here"
+    assert str(root) not in json.dumps(data), "a host path reached the student"
+
+
+def test_a_grader_failure_is_not_a_score(tmp_path, autograder_zip, capsys):
+    """A sandbox that cannot start is the autograder's failure: exit 2, no results.json."""
+    from autograder import gradescope
+
+    built = build_sample(SAMPLES["reference"], tmp_path / "subs", {})
+    results = tmp_path / "results" / "results.json"
+    results.parent.mkdir()
+    results.write_text('{"score": 0.0}')  # a stale file must not stand in for a result
+    mode = "namespace" if os.geteuid() != 0 else "uid"  # neither can work here
+    code = gradescope.main(
+        ["run", "--submission", str(built), "--results", str(results), "--sandbox", mode]
+    )
+    assert code == 2
+    assert not results.exists()
+    assert "GRADER ERROR" in capsys.readouterr().err
