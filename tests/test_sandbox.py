@@ -1,0 +1,314 @@
+"""The sandbox between the grader and student code: what the child can reach, what it can
+make the parent believe, and what the parent reads of its output.
+
+The grading tests run in every mode the machine allows: ``plain`` always, ``namespace`` as
+root. ``uid`` mode (Gradescope's container) is tested by tests/test_gradescope.py, which runs
+the Gradescope autograder without CAP_SYS_ADMIN.
+"""
+
+import json
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.grader import launcher
+from autograder.grader.child_output import Budget, json_depth, read_case
+from autograder.grader.corpus import Sample, build_sample, load_samples
+from autograder.grader.grade import Grader
+from autograder.grader.sandbox import CHECKOUT, Limits, Sandbox, SandboxError, others_can_reach
+
+SAMPLES = {s.name: s for s in load_samples()}
+ROOT = os.geteuid() == 0
+MODES = ["plain"] + (["namespace"] if ROOT else [])
+
+
+@pytest.fixture
+def no_hang():
+    """Fail, instead of hanging the suite, if the parent blocks on something."""
+    signal.signal(signal.SIGALRM, lambda *a: pytest.fail("the parent blocked"))
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+
+
+def _relu_sample(name, code):
+    edit = {"module": "activations", "function": "relu", "code": code}
+    return Sample(name, name, "reference", 0, "", [edit])
+
+
+def _grade(tmp_path, mode, samples, limits=None):
+    subs = tmp_path / "subs"
+    for sample in samples:
+        build_sample(sample, subs, {})
+    grader = Grader(mode, limits or Limits(task_seconds=3.0))
+    try:
+        return [grader.grade(subs / s.name) for s in samples], grader
+    finally:
+        grader.close()
+
+
+def _task(record, function):
+    return next(t for t in record["tasks"] if t["function"] == function)
+
+
+def _messages(record, function):
+    return " ".join(c["message"] for c in _task(record, function)["checks"])
+
+
+# --------------------------------------------------------------------------- network
+
+
+class _Servers:
+    """A TCP server on 127.0.0.1 and an abstract unix socket server that hand out answers."""
+
+    def __init__(self):
+        self.connections = 0
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.abstract = f"\0nnlib-answers-{os.getpid()}-{id(self)}"
+        self.unix.bind(self.abstract)
+        self.unix.listen()
+        for server in (self.tcp, self.unix):
+            server.settimeout(0.2)
+            threading.Thread(target=self._serve, args=(server,), daemon=True).start()
+
+    def _serve(self, server):
+        while server.fileno() >= 0:
+            try:
+                conn, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.sendall(b"ANSWERS")
+            conn.close()
+
+    def close(self):
+        self.tcp.close()
+        self.unix.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_child_reaches_no_local_server(tmp_path, mode):
+    servers = _Servers()
+    code = f"""
+def relu(Z):
+    import socket
+    got = []
+    for family, address in ((socket.AF_INET, ("127.0.0.1", {servers.tcp.getsockname()[1]})),
+                            (socket.AF_UNIX, {servers.abstract!r})):
+        try:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.connect(address)
+            got.append(s.recv(16).decode())
+        except OSError as exc:
+            got.append(type(exc).__name__ + ": " + str(exc))
+    raise RuntimeError("NET " + " | ".join(got))
+"""
+    try:
+        (record,), _ = _grade(tmp_path, mode, [_relu_sample("net", code)])
+    finally:
+        servers.close()
+    text = _messages(record, "relu")
+    assert "ANSWERS" not in text and servers.connections == 0, text
+    assert text.count("Operation not permitted") >= 1, text
+
+
+def test_the_seccomp_program_refuses_sockets_and_kills_foreign_calls():
+    code, count = launcher.seccomp_program("x86_64")
+    assert len(code) == 8 * count
+    _, numbers, _ = launcher.SYSCALLS["x86_64"]
+    assert {"socket", "io_uring_setup", "ptrace"} <= set(numbers)
+    with pytest.raises(launcher.SetupError, match="no seccomp filter"):
+        launcher.seccomp_program("mips")
+
+
+# ------------------------------------------------------- what the child cannot make us do
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_forged_exit_status_changes_nothing_for_the_next_submission(tmp_path, mode):
+    records, grader = _grade(tmp_path, mode, [SAMPLES["forged_exit_status"], SAMPLES["reference"]])
+    forged, reference = records
+    assert forged["sandbox"] == reference["sandbox"] == mode == grader.sandbox.mode
+    assert "exited with status 97" in _messages(forged, "relu")
+    assert reference["score"] == 138
+
+
+def test_set_up_failure_is_reported_on_the_launcher_channel(tmp_path):
+    sandbox = Sandbox("plain")
+    sandbox.python = tmp_path / "no-such-python"
+    (tmp_path / "a").mkdir()
+    with pytest.raises(SandboxError, match="fail exec: cannot run"):
+        sandbox._launch(tmp_path / "a", tmp_path / "a", 0, argv_tail=["-c", ""])
+
+
+def test_every_submission_has_a_wall_clock_cap(tmp_path):
+    """Every task hangs, and a thread keeps announcing the next task: the submission still
+    ends at its cap, and the tasks it did not reach say so."""
+    code = """
+def relu(Z):
+    import os, threading, time
+    def lie():
+        for name in ("relu_grad", "softmax", "log_softmax", "softmax_loss"):
+            time.sleep(0.3)
+            for fd in range(3, 16):
+                try:
+                    os.write(fd, f"done relu\\nstart {name}\\n".encode())
+                except OSError:
+                    pass
+    threading.Thread(target=lie, daemon=True).start()
+    time.sleep(3600)
+"""
+    limits = Limits(task_seconds=2.0, submission_seconds=4.0)
+    (record,), _ = _grade(tmp_path, MODES[-1], [_relu_sample("slow", code)], limits)
+    text = json.dumps(record["tasks"])
+    assert "not run: the submission used up its 4 s" in text
+    assert "timed out" in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scratch_space_is_bounded(tmp_path, mode):
+    (record,), _ = _grade(tmp_path, mode, [SAMPLES["scratch_flood"]])
+    assert "scratch limit" in _messages(record, "relu")
+    assert record["score"] == SAMPLES["scratch_flood"].expected_score
+
+
+# ------------------------------------------------------------------ paths of the host
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_host_path_reaches_the_record(tmp_path, mode):
+    (record,), grader = _grade(tmp_path, mode, [SAMPLES["path_probing"]])
+    record.pop("submission")
+    text = json.dumps(record)
+    assert "PROBE" in text
+    for path in (str(CHECKOUT), str(grader.work)):
+        assert path not in text, f"{path} reached the student"
+
+
+@pytest.mark.skipif(not ROOT, reason="the namespace sandbox needs root")
+def test_the_namespace_child_sees_numpy_alone(tmp_path):
+    code = """
+def relu(Z):
+    import os, sys
+    seen = {p: sorted(os.listdir(p)) for p in sys.path if os.path.isdir(p)}
+    raise RuntimeError("SEEN " + repr(seen))
+"""
+    (record,), _ = _grade(tmp_path, "namespace", [_relu_sample("look", code)])
+    text = _messages(record, "relu")
+    assert "'/opt/nnlib-grader-site': ['numpy', 'numpy.libs']" in text or (
+        "'/opt/nnlib-grader-site': ['numpy']" in text
+    ), text
+    assert "__editable__" not in text and "site-packages': [" not in text.replace(
+        "site-packages': []", ""
+    ), text
+
+
+def test_uid_mode_refuses_while_the_reference_is_readable_by_everyone():
+    if not ROOT:
+        pytest.skip("uid mode needs root")
+    import nnlib
+
+    if not others_can_reach(Path(nnlib.__file__).parent):
+        pytest.skip("the reference is private here")
+    with pytest.raises(SandboxError, match="every user can read"):
+        Sandbox("uid")
+
+
+# ------------------------------------------------------------ reading the child's output
+
+
+def _case_dir(tmp_path):
+    folder = tmp_path / "sandbox" / "out" / "relu" / "small"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _write_meta(folder, meta):
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_a_valid_case_is_read_back(tmp_path):
+    folder = _case_dir(tmp_path)
+    arr = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(folder / "return.npy", arr)
+    _write_meta(folder, {"function": "relu", "outputs": {"return": "array", "arg0": "None"}})
+    meta, outputs = read_case(folder)
+    assert meta["function"] == "relu" and outputs["arg0"] is None
+    np.testing.assert_array_equal(outputs["return"], arr)
+    assert outputs["return"].dtype == np.float32
+
+
+def test_fifos_never_block_the_parent(tmp_path, no_hang):
+    folder = _case_dir(tmp_path)
+    os.mkfifo(folder / "meta.json")
+    assert read_case(folder) == ({"error": "crash: meta.json is not a regular file"}, {})
+    (folder / "meta.json").unlink()
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    os.mkfifo(folder / "return.npy")
+    assert "not a regular file" in read_case(folder)[0]["error"]
+
+
+def test_links_are_not_followed(tmp_path):
+    folder = _case_dir(tmp_path)
+    secret = tmp_path / "secret.npy"
+    np.save(secret, np.ones(3))
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    (folder / "return.npy").symlink_to(secret)
+    assert "not a regular file" in read_case(folder)[0]["error"]
+    (folder / "return.npy").unlink()
+    os.link(secret, folder / "return.npy")
+    assert "hard link" in read_case(folder)[0]["error"]
+    # A folder on the way replaced by a link: nothing is read through it.
+    other = tmp_path / "elsewhere"
+    (folder.parent / "small").rename(other)
+    (folder.parent / "small").symlink_to(other)
+    assert read_case(folder) == ({}, {})
+
+
+def test_declared_sizes_are_checked_before_allocation(tmp_path):
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000,), }".ljust(117)
+    data = b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header.encode()
+    (folder / "return.npy").write_bytes(data + b"\n" + b"\0" * 80)
+    assert (
+        "output too large: return.npy declares shape (10000000000,)"
+        in read_case(folder)[0]["error"]
+    )
+    np.save(folder / "return.npy", np.zeros(4))
+    with open(folder / "return.npy", "ab") as f:
+        f.write(b"\0" * 8)  # more data than the header declares
+    assert "header declares 32 bytes" in read_case(folder)[0]["error"]
+    np.save(folder / "return.npy", np.array(["a", "b"]))
+    assert "expected a numeric array" in read_case(folder)[0]["error"]
+
+
+def test_meta_nesting_and_size_are_bounded(tmp_path):
+    folder = _case_dir(tmp_path)
+    (folder / "meta.json").write_text("[" * 20000 + "]" * 20000)
+    assert "nested more than" in read_case(folder)[0]["error"]
+    (folder / "meta.json").write_text(json.dumps({"error": "x" * 100_000}))
+    assert "output too large: meta.json" in read_case(folder)[0]["error"]
+    assert json_depth(b'{"a": "[[[[", "b": [[1]]}') == 3
+
+
+def test_all_outputs_of_a_child_share_one_budget(tmp_path):
+    folder = _case_dir(tmp_path)
+    np.save(folder / "return.npy", np.zeros(1000))
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    budget = Budget(12_000)
+    assert "return" in read_case(folder, budget)[1]
+    assert "output too large" in read_case(folder, budget)[0]["error"]
+
+
+def test_error_texts_are_scrubbed(tmp_path):
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"error": f"File {CHECKOUT}/x.py, line 1"})
+    meta, _ = read_case(folder, scrub=lambda t: t.replace(str(CHECKOUT), "<grader>"))
+    assert meta["error"] == "File <grader>/x.py, line 1"
