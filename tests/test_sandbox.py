@@ -312,3 +312,27 @@ def test_error_texts_are_scrubbed(tmp_path):
     _write_meta(folder, {"error": f"File {CHECKOUT}/x.py, line 1"})
     meta, _ = read_case(folder, scrub=lambda t: t.replace(str(CHECKOUT), "<grader>"))
     assert meta["error"] == "File <grader>/x.py, line 1"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_deep_folder_tree_left_by_the_child_is_removed(tmp_path, mode):
+    code = """
+def relu(Z):
+    import os
+    here = os.getcwd()
+    for _ in range(3000):  # deeper than a recursive removal can go
+        os.makedirs("d", exist_ok=True)
+        os.chdir("d")
+    os.chdir(here)
+    return np.maximum(Z, 0)
+"""
+    subs = tmp_path / "subs"
+    build_sample(_relu_sample("deep", code), subs, {})
+    grader = Grader(mode, Limits(task_seconds=3.0))
+    try:
+        record = grader.grade(subs / "deep")
+        left = [p.name for p in grader.work.iterdir()]
+    finally:
+        grader.close()
+    assert record["score"] == 138, _messages(record, "relu")
+    assert sorted(set(left) - {"site"}) == ["inputs"], left

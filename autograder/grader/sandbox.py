@@ -223,6 +223,49 @@ def _claim_uid(start: int) -> tuple[int, int]:
     raise SandboxError(f"all 1024 sandbox user ids from {UID_BASE} are in use")
 
 
+def remove_tree(top: Path, max_steps: int = 10_000_000) -> None:
+    """Remove a folder tree a child may have built: of any depth, without following links
+    and without recursion (a subfolder deeper than 32 levels is moved up to ``top`` first,
+    so neither the stack nor the open descriptors grow with the depth)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        top_fd = os.open(top, flags)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(top)
+        return
+    stack, names, moved = [top_fd], [None], 0
+    try:
+        for _ in range(max_steps):
+            fd, child = stack[-1], None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.name, dir_fd=fd)
+            if child is None:
+                if len(stack) == 1:
+                    break
+                os.close(stack.pop())
+                with contextlib.suppress(OSError):
+                    os.rmdir(names.pop(), dir_fd=stack[-1])
+            elif len(stack) >= 32:
+                moved += 1
+                os.rename(child, f".deep-{moved}", src_dir_fd=fd, dst_dir_fd=top_fd)
+            else:
+                stack.append(os.open(child, flags, dir_fd=fd))
+                names.append(child)
+    except OSError:
+        pass
+    finally:
+        for fd in stack:
+            os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(top)
+
+
 class Sandbox:
     """Starts children in the chosen sandbox and watches them.
 
@@ -362,15 +405,17 @@ class Sandbox:
             if self.mode == "namespace":
                 lim = self.limits
                 options = f"size={2 * lim.scratch_bytes},nr_inodes={2 * lim.scratch_files},mode=700"
-                _launcher._mount(
-                    "tmpfs", str(sandbox_dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options
-                )
+                flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+                try:
+                    _launcher._mount("tmpfs", str(sandbox_dir), "tmpfs", flags, options)
+                except _launcher.SetupError as exc:
+                    raise SandboxError(f"sandbox mode 'namespace': {exc}") from exc
                 mounted = True
             yield sandbox_dir
         finally:
-            if mounted:
+            if mounted:  # whatever the child left there goes with the tmpfs
                 _launcher.libc.umount2(str(sandbox_dir).encode(), MNT_DETACH)
-            shutil.rmtree(attempt_dir, ignore_errors=True)
+            remove_tree(attempt_dir)
 
     def hand_over(self, sandbox_dir: Path, slot: int, writable: list) -> None:
         """Give the child's user the folders it may write (root modes only)."""
@@ -396,6 +441,8 @@ class Sandbox:
         }
         for folder in numpy_dirs():
             names[str(folder.parent)] = SITE_INSIDE
+        if self._site is not None:
+            names[str(self._site)] = SITE_INSIDE
         order = sorted((k for k in names if len(k) > 1), key=len, reverse=True)
 
         def scrub(text: str) -> str:
@@ -592,7 +639,7 @@ class Sandbox:
                 if word == "start" and current is None and (tasks is None or name == expected):
                     current, importing = name, None
                     task_deadline = time.monotonic() + lim.task_seconds
-                elif word == "import" and current:
+                elif word == "import" and current and name.isidentifier():
                     importing = name
                 elif word == "imported":
                     importing = None
