@@ -1,37 +1,42 @@
 """Run the child that executes student code: its own interpreter, limits, no reference code.
 
-Three modes, chosen once per grader (``mode="auto"`` probes and takes the strongest that
-works here). Every child is started by ``launcher.py``, which reports set-up on a pipe the
-child cannot write, and every child runs with resource limits (address space, CPU time, file
-size, open files, core dumps; processes in the root modes) and a seccomp filter that refuses
-to create any socket, so it has no network in any mode.
+Three modes, chosen once per grader: ``mode="auto"`` takes ``namespace`` when a probe child
+starts in it, else ``uid`` as root, else ``plain`` (never ``plain`` as root: student code
+would run as root). Every child is started by ``launcher.py``, which reports set-up on a pipe
+the child cannot write, and runs with resource limits (address space, CPU time, file size,
+open files, core dumps; processes in the root modes) and a seccomp filter that refuses to
+create any socket, so it has no network in any mode.
 
 ``namespace`` (root with CAP_SYS_ADMIN: a grading server, CI)
     The child gets fresh mount, PID and network namespaces. Its root file system holds only
     the system directories (their site-packages folders covered by empty ones), the Python
     installation, numpy alone (not the folder it is installed in, which may name the
-    checkout) and its own working folder at ``/sandbox``, which is a tmpfs limited in size
-    and in number of files. It runs as the slot's unprivileged user id. The reference code,
-    the grader, the output folder and other submissions do not exist for it; killing the
-    namespace's init kills every process it started.
+    checkout) and its own working folder at ``/sandbox``: a tmpfs the parent mounts for the
+    attempt, limited in size and number of files, and unmounts afterwards (a grader killed
+    with SIGKILL leaves it mounted). It runs as an unprivileged user id of its own. The
+    reference code, the grader, the output folder and other submissions do not exist for
+    it; killing the namespace's init kills every process it started.
 ``uid`` (root without namespaces: Gradescope's Docker container)
-    The child runs as the slot's unprivileged user id, without supplementary groups, in a
-    folder only that user (and root) can enter; the grader's folders on the way are open to
-    that slot's group only, so other slots cannot reach them. Numpy is copied next to them.
-    Everything else is protected only by file permissions: the grader refuses this mode
-    while the reference package or the grader is readable by other users (Gradescope's
-    ``run_autograder`` makes them private first). The parent polls the child's scratch
-    space and removes what the slot's user left in the shared temporary folders.
+    The child runs as an unprivileged user id of its own, without supplementary groups, in
+    a folder only that user (and root) can enter; the grader's folders on the way are open
+    to that user's group only. Numpy is copied next to them. Everything else is protected
+    only by file permissions: the grader refuses this mode while the reference package or
+    the grader is readable by other users (Gradescope's ``run_autograder`` makes them
+    private first). Other processes stay visible (no PID namespace). Every process of the
+    user is killed after each child, the parent polls the child's scratch space, and what
+    the user left in the shared temporary folders is removed.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
-    user can: use root for real grading. The scratch space is bounded by polling.
+    user can, and a process that leaves its session can outlive it: use root for real
+    grading. The child's own folder is bounded by polling.
 
-In every mode the child's stdout and stderr go to capped files that are shown to the
-student, never parsed, after host paths in them have been replaced by neutral names; its
-results are ``.npy`` files the parent reads with :mod:`autograder.grader.child_output`. The
-status lines the child writes (``start``/``done`` per task) are accepted only in plan
-order, and a wall-clock cap per submission holds whatever the child writes.
+User ids are claimed with a lock per grader, so parallel graders never share one. In every
+mode the child's stdout and stderr go to capped files that are shown to the student, never
+parsed, after host paths in them have been replaced by neutral names; its results are
+``.npy`` files the parent reads with :mod:`autograder.grader.child_output`. The status lines
+the child writes (``start``/``done`` per task) are accepted only in plan order, and a
+wall-clock cap per submission holds whatever the child writes.
 """
 
 from __future__ import annotations
