@@ -1,7 +1,7 @@
 """The child side of the grader: runs a student's functions and writes their outputs as .npy.
 
-This file is copied into the sandbox and run by a separate interpreter
-(``python -I -S -B runner.py <numpy site dir> <status fd>``) as an unprivileged user. It
+This file is copied into the sandbox; ``launcher.py`` sets the sandbox up and then runs it
+with a separate interpreter (``python -I -S -B runner.py <numpy site dir> <status fd>``). It
 imports only the standard library and numpy, never the reference ``nnlib`` or the grader.
 
 Protocol. ``plan.json`` (next to this file) lists the task calls still to run. For each task
