@@ -160,7 +160,7 @@ def run(submission: Path, results: Path, mode: str = "auto") -> dict:
     from autograder.grader.grade import Grader
     from autograder.grader.report import atomic_write
 
-    grader = Grader(mode)
+    grader = Grader(mode, private=(Path(results).parent,))
     note = grader.sandbox.note
     print(f"sandbox mode {grader.sandbox.mode!r}" + (f" ({note})" if note else ""), flush=True)
     try:

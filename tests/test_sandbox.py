@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def test_the_child_reaches_no_local_server(tmp_path, mode):
     code = f"""
 def relu(Z):
     import socket
+import tempfile
     got = []
     for family, address in ((socket.AF_INET, ("127.0.0.1", {servers.tcp.getsockname()[1]})),
                             (socket.AF_UNIX, {servers.abstract!r})):
@@ -209,15 +211,22 @@ def relu(Z):
     ), text
 
 
-def test_uid_mode_refuses_while_the_reference_is_readable_by_everyone():
+def test_uid_mode_refuses_while_what_it_protects_is_readable_by_everyone():
     if not ROOT:
         pytest.skip("uid mode needs root")
     import nnlib
 
-    if not others_can_reach(Path(nnlib.__file__).parent):
-        pytest.skip("the reference is private here")
-    with pytest.raises(SandboxError, match="every user can read"):
-        Sandbox("uid")
+    shared = Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    try:
+        shared.chmod(0o755)  # a grades folder as an instructor's umask would make it
+        assert others_can_reach(shared)
+        with pytest.raises(SandboxError, match="every user can read") as info:
+            Sandbox("uid", private=[shared / "grades"])
+    finally:
+        shared.rmdir()
+    assert str(shared / "grades") in str(info.value)
+    if others_can_reach(Path(nnlib.__file__).parent):
+        assert str(Path(nnlib.__file__).parent) in str(info.value)
 
 
 # ------------------------------------------------------------ reading the child's output

@@ -27,9 +27,9 @@ from .submission import SubmissionError, copy_package, list_submissions, student
 _worker: Grader | None = None
 
 
-def _init_worker(slots, mode: str, task_seconds: float) -> None:
+def _init_worker(slots, mode: str, task_seconds: float, private=()) -> None:
     global _worker
-    _worker = Grader(mode, Limits(task_seconds=task_seconds), slot=slots.get())
+    _worker = Grader(mode, Limits(task_seconds=task_seconds), slot=slots.get(), private=private)
     # Pool workers skip atexit handlers; multiprocessing's own finalizers do run.
     Finalize(_worker, _worker.close, exitpriority=10)
 
@@ -102,7 +102,7 @@ def grade_folder(
         )
 
     if jobs <= 1:
-        grader = Grader(mode, Limits(task_seconds=task_seconds))
+        grader = Grader(mode, Limits(task_seconds=task_seconds), private=(folder, out))
         try:
             for path in todo:
                 try:
@@ -117,7 +117,10 @@ def grade_folder(
         for slot in range(jobs):
             slots.put(slot)
         with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_init_worker, initargs=(slots, mode, task_seconds)
+            jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(slots, mode, task_seconds, (folder, out)),
         ) as pool:
             futures = {pool.submit(_grade_in_worker, str(p)): p for p in todo}
             for future in as_completed(futures):

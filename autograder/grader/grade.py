@@ -44,11 +44,14 @@ class Grader:
         Sandbox strength (see :mod:`autograder.grader.sandbox`).
     limits : Limits, optional
     slot : int
-        The worker's slot, which picks its unprivileged user id.
+        The worker's slot, where the search for its unprivileged user id starts.
+    private : sequence of Path
+        Folders the child must not read (the submissions, the output); in ``uid`` mode the
+        grader refuses to start while one of them is readable by every user.
     """
 
-    def __init__(self, mode: str = "auto", limits: Limits | None = None, slot: int = 0):
-        self.sandbox = Sandbox(mode, limits)
+    def __init__(self, mode: str = "auto", limits: Limits | None = None, slot: int = 0, private=()):
+        self.sandbox = Sandbox(mode, limits, private)
         self.slot = slot
         self.specs = task_specs()
         self.work = Path(tempfile.mkdtemp(prefix="nnlib-grader-", dir=_scratch_root()))

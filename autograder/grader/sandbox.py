@@ -146,12 +146,18 @@ def _site_package_dirs() -> list:
 
 
 def others_can_reach(path: Path) -> bool:
-    """Whether a user with no relation to ``path``'s owners can read it (mode bits only)."""
+    """Whether a user with no relation to ``path``'s owners can read it (mode bits only).
+
+    A path that does not exist yet counts as readable when its existing ancestors can be
+    passed through: it will be created with the usual permissions.
+    """
     path = Path(path).resolve()
     for parent in list(path.parents)[::-1]:
+        if not parent.exists():
+            return True
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             return False
-    return bool(os.stat(path).st_mode & stat.S_IROTH)
+    return not path.exists() or bool(os.stat(path).st_mode & stat.S_IROTH)
 
 
 def _child_env(home: str) -> dict:
@@ -340,7 +346,7 @@ class Sandbox:
         return None
 
     def _check_uid_mode(self) -> None:
-        exposed = [str(p) for p in self.private if p.exists() and others_can_reach(p)]
+        exposed = [str(p) for p in self.private if others_can_reach(p)]
         if exposed:
             raise SandboxError(
                 "sandbox mode 'uid' keeps files from the child by permissions only, and "
