@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             submission = Path(shutil.copy(zips[0], tmp))
         try:
             data = run(submission, args.results, args.sandbox)
-        except RuntimeError as exc:  # the grader's failure, not the student's: no score
+        except Exception as exc:  # the grader's failure (a student's is in the record): no score
             args.results.unlink(missing_ok=True)
             print(f"GRADER ERROR (not caused by the submission): {exc}", file=sys.stderr)
             return 2

@@ -37,7 +37,7 @@ class OutputError(Exception):
 class Budget:
     """Bytes the parent still accepts from one child's outputs (all cases together)."""
 
-    def __init__(self, total: int = 256 * 1024 * 1024):
+    def __init__(self, total: int = 64 * 1024 * 1024):
         self.left = total
 
     def take(self, size: int, what: str) -> None:

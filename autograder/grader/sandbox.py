@@ -731,10 +731,7 @@ class Sandbox:
                 try:
                     if entry.stat(follow_symlinks=False).st_uid != uid:
                         continue
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, ignore_errors=True)
-                    else:
-                        os.unlink(entry.path)
+                    remove_tree(Path(entry.path))
                 except OSError:
                     continue
 
