@@ -22,7 +22,8 @@ from autograder.grader import launcher
 from autograder.grader.child_output import Budget, json_depth, read_case
 from autograder.grader.corpus import Sample, build_sample, load_samples
 from autograder.grader.grade import Grader
-from autograder.grader.sandbox import CHECKOUT, Limits, Sandbox, SandboxError, others_can_reach
+from autograder.grader.hostfs import others_can_reach
+from autograder.grader.sandbox import CHECKOUT, Limits, Sandbox, SandboxError
 
 SAMPLES = {s.name: s for s in load_samples()}
 ROOT = os.geteuid() == 0

@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from . import launcher as _launcher
+from .hostfs import others_can_reach, remove_tree, scratch_usage
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent.parent
@@ -145,21 +146,6 @@ def _site_package_dirs() -> list:
     return sorted(p for p in found if p and os.path.isdir(p))
 
 
-def others_can_reach(path: Path) -> bool:
-    """Whether a user with no relation to ``path``'s owners can read it (mode bits only).
-
-    A path that does not exist yet counts as readable when its existing ancestors can be
-    passed through: it will be created with the usual permissions.
-    """
-    path = Path(path).resolve()
-    for parent in list(path.parents)[::-1]:
-        if not parent.exists():
-            return True
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            return False
-    return not path.exists() or bool(os.stat(path).st_mode & stat.S_IROTH)
-
-
 def _child_env(home: str) -> dict:
     return {
         "PATH": "/usr/bin:/bin",
@@ -186,34 +172,6 @@ def _tail(f, limit: int = 2000) -> str:
     return text + ("\n[... output truncated]" if len(data) > limit else "")
 
 
-def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int, int]:
-    """Files and bytes under ``tops`` (only those owned by ``uid`` when given), counted
-    without following links and without opening anything; stops after ``cap`` entries."""
-    files = size = 0
-    stack = [(Path(t), uid is None) for t in tops]
-    while stack and files < cap:
-        top, counted = stack.pop()
-        try:
-            entries = os.scandir(top)
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                mine = counted or info.st_uid == uid
-                if mine:
-                    files += 1
-                    size += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode) and (mine or uid is None):
-                    stack.append((Path(entry.path), mine))
-                if files >= cap:
-                    break
-    return files, size
-
-
 def _claim_uid(start: int) -> tuple[int, int]:
     """A user id from ``UID_BASE`` on that no other live grader holds, and its lock's fd."""
     folder = Path("/run/nnlib-grader-uids")
@@ -232,49 +190,6 @@ def _claim_uid(start: int) -> tuple[int, int]:
             continue
         return UID_BASE + n, fd
     raise SandboxError(f"all 1024 sandbox user ids from {UID_BASE} are in use")
-
-
-def remove_tree(top: Path, max_steps: int = 10_000_000) -> None:
-    """Remove a folder tree a child may have built: of any depth, without following links
-    and without recursion (a subfolder deeper than 32 levels is moved up to ``top`` first,
-    so neither the stack nor the open descriptors grow with the depth)."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        top_fd = os.open(top, flags)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(top)
-        return
-    stack, names, moved = [top_fd], [None], 0
-    try:
-        for _ in range(max_steps):
-            fd, child = stack[-1], None
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.name, dir_fd=fd)
-            if child is None:
-                if len(stack) == 1:
-                    break
-                os.close(stack.pop())
-                with contextlib.suppress(OSError):
-                    os.rmdir(names.pop(), dir_fd=stack[-1])
-            elif len(stack) >= 32:
-                moved += 1
-                os.rename(child, f".deep-{moved}", src_dir_fd=fd, dst_dir_fd=top_fd)
-            else:
-                stack.append(os.open(child, flags, dir_fd=fd))
-                names.append(child)
-    except OSError:
-        pass
-    finally:
-        for fd in stack:
-            os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rmdir(top)
 
 
 class Sandbox:
