@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -174,21 +175,38 @@ needs_root = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def open_folder():
+    """A folder every user can pass through, as ``/`` is for Gradescope's ``/autograder``
+    (pytest's own temporary folders are private to root, which would hide what
+    ``run_autograder`` must hide itself)."""
+    folder = Path(tempfile.mkdtemp(prefix="nnlib-gradescope-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @needs_root
-@pytest.mark.parametrize("sample", ["reference", "partial", "import_reference", "network_answers"])
+@pytest.mark.parametrize(
+    "sample", ["reference", "partial", "read_other_submission", "network_answers"]
+)
 def test_run_autograder_grades_in_a_container_without_cap_sys_admin(
-    tmp_path, autograder_zip, sample
+    tmp_path, open_folder, autograder_zip, sample
 ):
-    root = tmp_path / "autograder"
+    root = open_folder / "autograder"
+    # The attack reads <SUBMISSIONS_DIR>/reference/src/nnlib/losses.py: make that the
+    # autograder's own reference, the one file it must never read.
+    (open_folder / "others").mkdir()
+    (open_folder / "others" / "reference").symlink_to(root / "source")
     placeholders = {
         "REFERENCE_SRC": root / "source" / "src" / "nnlib",
         "OUTPUT_DIR": root / "results",
-        "SUBMISSIONS_DIR": root,
+        "SUBMISSIONS_DIR": open_folder / "others",
         "DECOY_DIR": tmp_path / "decoy",
     }
     for tool in (CAPSH, shutil.which("unshare")):
         assert tool and os.path.exists(tool), "install capsh (libcap2-bin) and unshare"
-    root = _gradescope_root(tmp_path, autograder_zip, sample, placeholders)
+    root = _gradescope_root(open_folder, autograder_zip, sample, placeholders)
     result = _without_cap_sys_admin(root, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads((root / "results" / "results.json").read_text())
