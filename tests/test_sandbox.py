@@ -150,6 +150,17 @@ def test_set_up_failure_is_reported_on_the_launcher_channel(tmp_path):
         sandbox._launch(tmp_path / "a", tmp_path / "a", 0, argv_tail=["-c", ""])
 
 
+def test_a_child_that_fails_before_any_student_code_is_the_graders_failure(tmp_path):
+    """No student code runs before the first "start" line: a child that stops there is a
+    broken sandbox, never a task's failure (which would be a silent wrong grade)."""
+    sandbox = Sandbox("plain")
+    attempt = tmp_path / "attempt"
+    attempt.mkdir()
+    (attempt / "sandbox" / ".grader").mkdir(parents=True)  # no runner.py in it
+    with pytest.raises(SandboxError, match="failed before its first task"):
+        sandbox.run(attempt, attempt / "sandbox", 0, ["relu"])
+
+
 def test_every_submission_has_a_wall_clock_cap(tmp_path):
     """Every task hangs, and a thread keeps announcing the next task: the submission still
     ends at its cap, and the tasks it did not reach say so."""

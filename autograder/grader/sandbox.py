@@ -494,10 +494,15 @@ class Sandbox:
             finally:
                 os.close(write_fd)
             with child:
-                self._watch(child, read_fd, outcome, tasks, deadline, sandbox_dir, slot)
+                started = self._watch(child, read_fd, outcome, tasks, deadline, sandbox_dir, slot)
             scrub = self.scrubber(sandbox_dir)
             outcome.stdout, outcome.stderr = scrub(_tail(out)), scrub(_tail(err))
             outcome.reason = scrub(outcome.reason)
+            if not started:
+                raise SandboxError(
+                    f"the grading child failed before its first task: {outcome.reason}; "
+                    f"its error output: {outcome.stderr.strip() or '(none)'}"
+                )
         finally:
             os.close(read_fd)
             out.close()
@@ -517,7 +522,9 @@ class Sandbox:
             )
         return ""
 
-    def _watch(self, child, read_fd, outcome, tasks, deadline, sandbox_dir, slot) -> None:
+    def _watch(self, child, read_fd, outcome, tasks, deadline, sandbox_dir, slot) -> bool:
+        """Follow the status lines until the child ends, dies or runs out of time; fill
+        ``outcome``. Return whether the child got as far as its first task."""
         lim = self.limits
         current, importing, buffer, ended = None, None, b"", False
         position = 0  # index of the next task in the plan
@@ -584,8 +591,12 @@ class Sandbox:
                 buffer = b""
         child.stop()
         code = child.proc.returncode
-        if not ended and outcome.failed is None:
-            outcome.failed = current
+        if not ended and not outcome.reason:  # the child died on its own
+            # Between two tasks, a thread or process of an earlier task's code killed it:
+            # the task it kept from running is the one that fails.
+            outcome.failed = current or (
+                tasks[position] if tasks and position < len(tasks) else None
+            )
             if code is not None and code > 128:
                 signame = signal.Signals(code - 128).name if code - 128 < 65 else str(code)
                 outcome.reason = f"the process was killed by {signame}"
@@ -593,14 +604,11 @@ class Sandbox:
                     outcome.reason += " (CPU time limit)"
             else:
                 outcome.reason = f"the process exited with status {code} (sys.exit or os._exit?)"
-            if current is None and not outcome.done and tasks and position < len(tasks):
-                # The runner died before its first task: student code has not run yet.
-                outcome.failed = tasks[position]
-                outcome.reason = (
-                    f"the grading child stopped before its first task ({outcome.reason})"
-                )
         if outcome.failed is not None:
             outcome.failed_import = importing
+        # Before its first "start" line the child has run no student code: if it stopped
+        # there, for whatever reason but the submission's time, the sandbox failed.
+        return ended or outcome.out_of_time or current is not None or bool(outcome.done)
 
     # ------------------------------------------------------------------ cleaning up
 
