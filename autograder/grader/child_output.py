@@ -86,10 +86,13 @@ def _read_file(dir_fd: int, name: str, limit: int, budget: Budget) -> bytes | No
         if info.st_size > limit:
             raise OutputError(f"output too large: {name} holds {info.st_size} bytes")
         budget.take(info.st_size, name)
-        data = os.read(fd, limit + 1)
-        if len(data) > limit:
-            raise OutputError(f"output too large: {name} grew while it was read")
-        return data
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise OutputError(f"output too large: {name} grew while it was read")
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
