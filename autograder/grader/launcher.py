@@ -8,13 +8,15 @@ mode ends the same way: resource limits, ``no_new_privs``, a seccomp filter that
 
 ``namespace`` (root with CAP_SYS_ADMIN)
     Unshares a mount, a PID and a network namespace, builds a minimal root file system on a
-    size-limited tmpfs (system directories, the Python installation, numpy and the hidden
-    inputs read-only, the child's working folder as ``/sandbox``), chroots into it and drops
-    to the slot's unprivileged user id. The process that enters the PID namespace first
+    size-limited tmpfs (system directories, the Python installation and numpy read-only,
+    the folders of other installed packages covered by empty ones, the child's working
+    folder as ``/sandbox``), chroots into it and drops to the grader's unprivileged user
+    id. The process that enters the PID namespace first
     stays as its init and waits for the runner; when it exits (or the parent kills it), the
     kernel kills every process left in the namespace.
 ``uid`` (root without namespaces)
-    Drops to the slot's unprivileged user id (no supplementary groups) in the child's folder.
+    Drops to the grader's unprivileged user id (no supplementary groups) in the child's
+    folder.
 ``plain`` (not root)
     Only limits and the seccomp filter.
 
