@@ -20,11 +20,13 @@ create any socket, so it has no network in any mode.
     The child runs as an unprivileged user id of its own, without supplementary groups, in
     a folder only that user (and root) can enter; the grader's folders on the way are open
     to that user's group only. Numpy is copied next to them. Everything else is protected
-    only by file permissions: the grader refuses this mode while the reference package or
-    the grader is readable by other users (Gradescope's ``run_autograder`` makes them
-    private first). Other processes stay visible (no PID namespace). Every process of the
-    user is killed after each child, the parent polls the child's scratch space, and what
-    the user left in the shared temporary folders is removed.
+    only by file permissions: the grader refuses this mode while the reference package,
+    the grader or a folder it is told to keep private (the submissions, the output) is
+    readable by other users (Gradescope's ``run_autograder`` makes them private first).
+    Other processes stay visible (no PID namespace). Every process of the user is killed
+    after each child, the parent polls the child's scratch space, and what the user left at
+    the top of the shared temporary folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) is
+    counted while it runs and removed after it.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
@@ -643,7 +645,7 @@ class Sandbox:
         return found
 
     def _sweep_shared(self, uid: int) -> None:
-        """Remove what the slot's user left in the shared temporary folders (``uid`` mode),
+        """Remove what the user left at the top of the shared temporary folders (``uid`` mode),
         so nothing of one submission reaches the next one in the same slot."""
         for top in SHARED_TMP:
             try:
