@@ -18,15 +18,15 @@ create any socket, so it has no network in any mode.
     it; killing the namespace's init kills every process it started.
 ``uid`` (root without namespaces: Gradescope's Docker container)
     The child runs as an unprivileged user id of its own, without supplementary groups, in
-    a folder only that user (and root) can enter; the grader's folders on the way are open
-    to that user's group only. Numpy is copied next to them. Everything else is protected
-    only by file permissions: the grader refuses this mode while the reference package,
-    the grader or a folder it is told to keep private (the submissions, the output) is
-    readable by other users (Gradescope's ``run_autograder`` makes them private first).
-    Other processes stay visible (no PID namespace). Every process of the user is killed
-    after each child, the parent polls the child's scratch space, and what the user left at
-    the top of the shared temporary folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) is
-    counted while it runs and removed after it.
+    a folder only that user (and root) can enter; the submission's folders on the way are
+    open to that user's group only. Numpy is copied into the grader's working folder.
+    Everything else is protected only by file permissions: the grader refuses this mode
+    while the reference package, the grader or a folder it is told to keep private (the
+    submissions, the output) is readable by other users (Gradescope's ``run_autograder``
+    makes them private first). Other processes stay visible (no PID namespace). Every
+    process of the user is killed after each child, the parent polls the child's scratch
+    space, and what the user left at the top of the shared temporary folders (``/tmp``,
+    ``/var/tmp``, ``/dev/shm``) is counted while it runs and removed after it.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
