@@ -3,6 +3,7 @@ and the merge of nbgrader's export with the library grades."""
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -188,7 +189,7 @@ def open_folder():
 
 @needs_root
 @pytest.mark.parametrize(
-    "sample", ["reference", "partial", "read_other_submission", "network_answers"]
+    "sample", ["reference", "partial", "read_other_submission", "network_answers", "path_probing"]
 )
 def test_run_autograder_grades_in_a_container_without_cap_sys_admin(
     tmp_path, open_folder, autograder_zip, sample
@@ -212,7 +213,11 @@ def test_run_autograder_grades_in_a_container_without_cap_sys_admin(
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == pytest.approx(SAMPLES[sample].expected_score), data["output"]
     assert "sandbox mode 'uid'" in result.stdout, "namespaces must be unavailable here"
-    assert str(root) not in json.dumps(data), "a host path reached the student"
+    text = json.dumps(data)
+    for path in (root, Path(__file__).resolve().parent.parent):
+        assert str(path) not in text, f"{path} reached the student"
+    work = re.search(r"nnlib-grader-(?!site)\w{8}", text)  # the grader's working folder
+    assert work is None, f"{work.group()} reached the student"
 
 
 def test_a_grader_failure_is_not_a_score(tmp_path, autograder_zip, capsys):
