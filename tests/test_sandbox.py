@@ -121,6 +121,26 @@ def relu(Z):
     assert text.count("Operation not permitted") >= 1, text
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_no_memory_outlives_the_child_or_escapes_its_limits(tmp_path, mode):
+    """System V shared memory would outlive the child (a channel to the next submission run
+    under the same user id); a memory file escapes the folder limits."""
+    code = """
+def relu(Z):
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    got = [libc.shmget(0x6E6E6C, 4096, 0o1666), ctypes.get_errno()]
+    try:
+        os.memfd_create("hoard")
+        got.append("memfd")
+    except OSError as exc:
+        got.append(exc.errno)
+    raise RuntimeError(f"IPC {got}")
+"""
+    (record,), _ = _grade(tmp_path, mode, [_relu_sample("ipc", code)])
+    assert "IPC [-1, 1, 1]" in _messages(record, "relu"), _messages(record, "relu")
+
+
 def test_the_seccomp_program_refuses_sockets_and_kills_foreign_calls():
     code, count = launcher.seccomp_program("x86_64")
     assert len(code) == 8 * count

@@ -4,16 +4,17 @@ before any student code exists in the process, then ``exec``s the runner.
 ``python -I -S -B launcher.py config.json``, with the config's ``setup_fd`` inherited. Every
 mode ends the same way: resource limits, ``no_new_privs``, a seccomp filter that refuses
 ``socket()`` (every address family, so no TCP, UDP, unix or abstract socket can be opened),
-``io_uring`` (which can open sockets too) and ``ptrace``; then ``exec`` of the runner.
+``io_uring`` (which can open sockets too), ``ptrace``, System V IPC, POSIX message queues
+and ``memfd_create``; then ``exec`` of the runner.
 
 ``namespace`` (root with CAP_SYS_ADMIN)
-    Unshares a mount, a PID and a network namespace, builds a minimal root file system on a
+    Unshares mount, PID, network and IPC namespaces, builds a minimal root file system on a
     size-limited tmpfs (system directories, the Python installation and numpy read-only,
     the folders of other installed packages covered by empty ones, the child's working
     folder as ``/sandbox``), chroots into it and drops to the grader's unprivileged user
-    id. The process that enters the PID namespace first
-    stays as its init and waits for the runner; when it exits (or the parent kills it), the
-    kernel kills every process left in the namespace.
+    id. The process that enters the PID namespace first stays as its init and waits for the
+    runner; when it exits (or the parent kills it), the kernel kills every process left in
+    the namespace.
 ``uid`` (root without namespaces)
     Drops to the grader's unprivileged user id (no supplementary groups) in the child's
     folder.
@@ -35,22 +36,34 @@ import signal
 import struct
 import sys
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC = (
+    0x00020000,
+    0x20000000,
+    0x40000000,
+    0x08000000,
+)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 38, 22
 SECCOMP_MODE_FILTER = 2
 
 # seccomp: audit architecture and the numbers of the refused system calls, per machine.
+# System V IPC and POSIX message queues outlive the process (a channel from one submission
+# to the next under the same user id, and memory no limit counts); memfd_create makes
+# memory files no folder limit sees.
 # x86_64 also refuses every x32 system call (numbers from 0x40000000), which would bypass
 # the table; any other architecture (e.g. 32-bit calls on a 64-bit kernel) kills the process.
 SYSCALLS = {
     "x86_64": (0xC000003E, {"socket": 41, "ptrace": 101, "process_vm_readv": 310,
                             "process_vm_writev": 311, "io_uring_setup": 425,
-                            "io_uring_enter": 426, "io_uring_register": 427}, 0x40000000),
+                            "io_uring_enter": 426, "io_uring_register": 427,
+                            "shmget": 29, "semget": 64, "msgget": 68, "mq_open": 240,
+                            "memfd_create": 319}, 0x40000000),
     "aarch64": (0xC00000B7, {"socket": 198, "ptrace": 117, "process_vm_readv": 270,
                              "process_vm_writev": 271, "io_uring_setup": 425,
-                             "io_uring_enter": 426, "io_uring_register": 427}, None),
+                             "io_uring_enter": 426, "io_uring_register": 427,
+                             "shmget": 194, "semget": 190, "msgget": 186, "mq_open": 180,
+                             "memfd_create": 279}, None),
 }  # fmt: skip
 RET_ALLOW, RET_KILL_PROCESS, RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 LD_ABS_W, JEQ_K, JGE_K, RET_K = 0x20, 0x15, 0x35, 0x06
@@ -219,7 +232,7 @@ def _become_child(cfg, setup_fd):
 
 
 def _namespace(cfg, setup_fd):
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET) != 0:
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) != 0:
         err = ctypes.get_errno()
         raise SetupError("namespace", f"unshare failed: {os.strerror(err)}")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)

@@ -5,10 +5,11 @@ starts in it, else ``uid`` as root, else ``plain`` (never ``plain`` as root: stu
 would run as root). Every child is started by ``launcher.py``, which reports set-up on a pipe
 the child cannot write, and runs with resource limits (address space, CPU time, file size,
 open files, core dumps; processes in the root modes) and a seccomp filter that refuses to
-create any socket, so it has no network in any mode.
+create any socket (so it has no network in any mode), System V IPC objects, POSIX message
+queues and memory files (which would outlive it or escape the limits).
 
 ``namespace`` (root with CAP_SYS_ADMIN: a grading server, CI)
-    The child gets fresh mount, PID and network namespaces. Its root file system holds only
+    The child gets fresh mount, PID, network and IPC namespaces. Its root file system holds only
     the system directories (their site-packages folders covered by empty ones), the Python
     installation, numpy alone (not the folder it is installed in, which may name the
     checkout) and its own working folder at ``/sandbox``: a tmpfs the parent mounts for the
