@@ -170,8 +170,8 @@ def relu(Z):
     finally:
         grader.close()
     assert record["score"] == 138
-    assert "VISIBLE: []" in record["output"], record["output"]
-    uid = int(record["output"].split("UID:")[1].split()[0])
+    assert "VISIBLE: []" in record["printed"], record["printed"]
+    uid = int(record["printed"].split("UID:")[1].split()[0])
     assert uid != 0
 
 
