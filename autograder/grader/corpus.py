@@ -34,6 +34,7 @@ Optional fields shape the submission itself (all paths relative to the submissio
     also_zip = true            # hand in both <name>/ and <name>.zip (one id, two entries)
     student_id = "grades.csv"  # the entry's name, when it is not the sample's
     expected_status = "..."    # a phrase the status column of grades.csv must contain
+    absent = "..."             # a phrase the feedback must not contain
 
     [[link]]                   # a symbolic link (in a zip: a symlink member)
     path = "src/nnlib"
@@ -68,6 +69,7 @@ import stat
 import sys
 import textwrap
 import tomllib
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,7 @@ class Sample:
     also_zip: bool = False
     student_id: str = ""
     expected_status: str = ""
+    absent: str = ""
 
     @property
     def student(self) -> str:
@@ -131,6 +134,7 @@ def load_samples(folder: Path = SAMPLES_DIR) -> list[Sample]:
                 bool(data.get("also_zip", False)),
                 data.get("student_id", ""),
                 data.get("expected_status", ""),
+                data.get("absent", ""),
             )
         except KeyError as exc:
             raise ValueError(f"{path}: missing field {exc}") from exc
@@ -262,7 +266,9 @@ def _zip_tree(root: Path, archive: Path, sample: Sample, placeholders: dict) -> 
         for item in sample.layout.get("member", []):
             info = zipfile.ZipInfo(_fill(item["name"], placeholders))
             info.external_attr = 0o644 << 16
-            out.writestr(info, _fill(item.get("content", ""), placeholders))
+            with warnings.catch_warnings():  # a duplicate name is what the sample is about
+                warnings.simplefilter("ignore", UserWarning)
+                out.writestr(info, _fill(item.get("content", ""), placeholders))
 
 
 def answers_table(seed: int) -> dict:
