@@ -1,0 +1,145 @@
+"""How a task is judged: each output earns its share, named as the student knows it; a task
+depends only on its own code; an epoch is excused only where its helper is what is wrong;
+a case that raises fails; hidden inputs never come back in a message."""
+
+import numpy as np
+import pytest
+
+from autograder.grader.cases import PROBE_SUFFIX, SEED, output_label, run_reference, task_specs
+from autograder.grader.compare import judge_all, judge_task, mask_inputs
+
+SPECS = {s.task.function: s for s in task_specs()}
+
+
+def _right(spec):
+    """Results of a correct submission for every case of a task."""
+    return {c.name: ({"function": spec.task.function}, dict(c.expected)) for c in spec.cases}
+
+
+def _all_right():
+    return {name: _right(spec) for name, spec in SPECS.items()}
+
+
+def _raised(message):
+    return ({"error": f'Traceback:\n  File "/x/nnlib/two_layer.py", line 3, in f\n{message}'}, {})
+
+
+def test_a_right_output_earns_its_share_when_the_other_is_wrong():
+    spec = SPECS["nn_gradients"]
+    results = _right(spec)
+    for case in spec.cases:
+        got = dict(case.expected)
+        got["return.0"] = got["return.0"] + 0.25  # dW1 wrong everywhere, dW2 right
+        results[case.name] = ({"function": "nn_gradients"}, got)
+    result = judge_task(spec, results)
+    assert 0 < result.score < result.points
+    dW2 = [c for c in result.checks if c.name.startswith("dW2 ")]
+    dW1 = [c for c in result.checks if c.name.startswith("dW1 ")]
+    assert dW2 and all(c.passed for c in dW2) and not any(c.passed for c in dW1)
+    message = dW1[0].message
+    assert message.startswith("dW1: ") and "return.0" not in message
+    assert "yours" in message and "expected" in message and " at [" in message, message
+
+
+def test_outputs_are_named_as_in_the_course():
+    assert output_label("nn_gradients", "return.1") == "dW2"
+    assert output_label("nn_epoch", "arg2") == "W1"
+    assert output_label("mlp_epoch", "arg2.0") == "W1"
+    assert output_label("mlp_backward", "return.2") == "dW3"
+    assert output_label("softmax_regression_epoch", "arg2") == "theta"
+
+
+def test_a_naive_function_depends_only_on_its_own_code():
+    results = _all_right()
+    for case in SPECS["nn_gradients"].cases:  # the vectorized twin raises everywhere
+        results["nn_gradients"][case.name] = _raised("ValueError: broken")
+    judged = {t.function: t for t in judge_all(task_specs(), results)}
+    assert judged["nn_gradients"].score == 0
+    assert judged["nn_gradients_naive"].score == judged["nn_gradients_naive"].points
+    for spec in task_specs():
+        functions = {c.function for c in spec.cases} - {None}
+        assert not functions, f"{spec.task.function} calls {functions} in its cases"
+
+
+def _epoch_results(breaks, probe_breaks=(), helper_wrong=False, raised=None):
+    """Every task right, except nn_epoch on ``breaks`` (its probe twin on ``probe_breaks``)
+    and, with ``helper_wrong``, nn_gradients."""
+    results = _all_right()
+    epoch = SPECS["nn_epoch"]
+    for case in epoch.cases:
+        base = case.name.removesuffix(PROBE_SUFFIX)
+        broken = base in (probe_breaks if case.kind == "probe" else breaks)
+        if broken and raised and case.kind != "probe":
+            results["nn_epoch"][case.name] = _raised(raised)
+        elif broken:
+            got = {k: v + 0.5 for k, v in case.expected.items()}
+            results["nn_epoch"][case.name] = ({"function": "nn_epoch"}, got)
+    if helper_wrong:
+        for case in SPECS["nn_gradients"].cases:
+            results["nn_gradients"][case.name] = _raised("NotImplementedError: stub")
+    return {t.function: t for t in judge_all(task_specs(), results)}
+
+
+def test_the_probe_excuses_an_epoch_only_where_its_helper_is_wrong():
+    # The loop is right (the probe passes) and the helper is a stub: full marks.
+    judged = _epoch_results(breaks=("partial_batch", "one_batch"), helper_wrong=True)
+    assert judged["nn_epoch"].score == 10
+    assert any("only because of your nn_gradients" in n for n in judged["nn_epoch"].notes)
+    # A correct helper and an epoch broken on one-row batches: no excuse.
+    judged = _epoch_results(breaks=("partial_batch", "batch_of_one"), probe_breaks=())
+    assert judged["nn_epoch"].score < 10
+    # The helper is wrong, but so is the loop on one case: that case is not excused.
+    judged = _epoch_results(
+        breaks=("partial_batch", "batch_of_one"), probe_breaks=("batch_of_one",), helper_wrong=True
+    )
+    assert 0 < judged["nn_epoch"].score < 10
+    assert any("the loop of nn_epoch itself is wrong" in n for n in judged["nn_epoch"].notes)
+
+
+def test_a_case_that_raises_fails_and_the_loop_is_blamed():
+    error = (
+        "ValueError: X is empty\n"
+        '  File "/s/nnlib/two_layer.py", line 9, in nn_gradients\nValueError: X is empty'
+    )
+    judged = _epoch_results(breaks=("one_batch",), probe_breaks=("one_batch",), raised=error)
+    epoch = judged["nn_epoch"]
+    assert epoch.score < 10
+    failed = [c for c in epoch.checks if not c.passed]
+    assert any("raised ValueError: X is empty" in c.message for c in failed)
+    assert any("fault is in how nn_epoch calls it" in n for n in epoch.notes), epoch.notes
+
+
+def test_messages_keep_dimensions_and_mask_everything_else():
+    allowed = frozenset({"3", "4"})
+    text = "ValueError: shapes (3,4) and (4,5) not aligned; Z = [[0.25, -1.5e-3], [12345, 7]]"
+    masked = mask_inputs(text, allowed)
+    assert "(3,4)" in masked and "0.25" not in masked and "12345" not in masked
+    assert "1.5e" not in masked and "5)" not in masked
+    assert "deadbeef12" not in mask_inputs("ValueError: deadbeef12 cafe0042")
+
+
+def test_hidden_inputs_depend_on_the_seed_and_are_reproducible():
+    a, b, again = task_specs(11), task_specs(12), task_specs(11)
+    for x, y, z in zip(a, b, again, strict=True):
+        first = next(c for c in x.cases if c.kind == "values")
+        other = next(c for c in y.cases if c.kind == "values")
+        same = next(c for c in z.cases if c.kind == "values")
+        assert not np.array_equal(first.args[0], other.args[0]), x.task.function
+        assert np.array_equal(first.args[0], same.args[0])
+    assert SEED not in (11, 12)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 2**62 + 5])
+def test_every_seed_gives_cases_the_reference_passes(seed):
+    """The reference's own outputs (not the expected arrays) pass every case of any seed,
+    central differences included: a fresh seed never fails a correct student."""
+    for spec in task_specs(seed):
+        results = {
+            c.name: (
+                {"function": spec.task.function},
+                dict(c.expected) if c.kind == "probe" else run_reference(spec.task.function, c),
+            )
+            for c in spec.cases
+        }
+        result = judge_task(spec, results)
+        assert result.score == result.points, (spec.task.function, seed, result.checks)
