@@ -84,6 +84,8 @@ def regrade_reason(record: dict | None, path: Path) -> str | None:
     """Why a student must be graded (again), or ``None`` if their record still holds."""
     if record is None:
         return "new"
+    if record.get("refused"):
+        return "refused last time"
     if record.get("grader_error"):
         return "the grader failed last time"
     previous = record.get("grader_fingerprint")
@@ -168,7 +170,7 @@ def grade_folder(
     extra = []
     for sid, reason in listing.refused:
         echo(f"  ! {_safe(sid)}: not graded: {_safe(reason)}")
-        record = _not_graded(sid, reason, max_score)
+        record = _not_graded(sid, reason, max_score, refused=True)
         if id_problem(sid) is None:
             write_record(out, record)
         else:
