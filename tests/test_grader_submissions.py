@@ -224,12 +224,15 @@ def test_ids_that_clash_or_cannot_name_files_are_refused_with_both_names(tmp_pat
     for name in ("dup", "ok", "grades.csv", "tab\there"):
         _bundle(subs, name)
     _zip(subs / "dup", subs / "dup.zip")
+    _zip(subs / "ok", subs / "Twin.zip")
+    _bundle(subs, "twin")  # one folder on a case-insensitive disk
     for name in ("_instructor", ".DS_Store", "notes.txt"):
         (subs / name).write_text("x")
     listing = scan_submissions(subs)
     assert [p.name for p in listing.submissions] == ["ok"]
     refused = dict(listing.refused)
     assert "dup/ and dup.zip" in refused["dup"]
+    assert "Twin.zip and twin/" in refused["Twin"] and refused["Twin"] == refused["twin"]
     assert "file the grader writes" in refused["grades.csv"]
     assert "control characters" in refused["tab\there"]
     assert {name for name, _ in listing.skipped} == {"_instructor", ".DS_Store", "notes.txt"}

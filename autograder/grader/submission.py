@@ -158,14 +158,17 @@ def scan_submissions(folder: Path) -> Listing:
         if not (is_dir or is_zip or is_link):
             listing.skipped.append((name, "neither a folder nor a .zip file"))
             continue
-        by_id.setdefault(student_id(path), []).append(path)
-    for sid in sorted(by_id):
-        paths = by_id[sid]
+        # Ids that differ only in case would share a folder on a case-insensitive disk.
+        by_id.setdefault(student_id(path).casefold(), []).append(path)
+    for key in sorted(by_id):
+        paths = by_id[key]
+        sid = student_id(paths[0])
         names = " and ".join(_entry_name(p) for p in paths)
         if len(paths) > 1:
-            listing.refused.append(
-                (sid, f"two entries share the id {sid!r}: {names}; keep one and grade again")
-            )
+            for other in sorted({student_id(p) for p in paths}):
+                listing.refused.append(
+                    (other, f"two entries share the id {sid!r}: {names}; keep one and grade again")
+                )
         elif paths[0].is_symlink():
             listing.refused.append(
                 (sid, f"{paths[0].name} is a symbolic link; links are not followed")
