@@ -287,7 +287,7 @@ def test_answers_from_an_earlier_run_score_nothing(tmp_path):
     assert new["score"] == 0 and new["seed"] != SEED
 
 
-def _start_grading(tmp_path, count):
+def _start_grading(tmp_path, count, jobs):
     import subprocess
     import sys
 
@@ -298,7 +298,7 @@ def _start_grading(tmp_path, count):
         (subs / sample.name).rename(subs / f"student{i:02d}")
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "autograder.grader.cli", str(subs), "--out", str(out)]
-    argv += ["--jobs", "2", "--task-seconds", "1"]
+    argv += ["--jobs", str(jobs), "--task-seconds", "1"]
     proc = subprocess.Popen(
         argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -316,13 +316,13 @@ def _wait_for_records(out, proc, count=1, seconds=120):
     raise AssertionError(f"no record after {seconds} s: {proc.communicate()[0][-2000:]}")
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, presses):
+@pytest.mark.parametrize(("jobs", "presses"), [(2, 1), (2, 2), (1, 1)])
+def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, jobs, presses):
     import signal
     import subprocess
     import time
 
-    proc, out = _start_grading(tmp_path, 12)
+    proc, out = _start_grading(tmp_path, 12, jobs)
     try:
         _wait_for_records(out, proc)
         pressed = time.monotonic()
@@ -334,7 +334,9 @@ def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, presse
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError("grading did not stop after Ctrl-C") from None
-    assert proc.returncode == 130, output
+    # 130: stopped by Ctrl-C; a second press while the process exits ends it by SIGINT.
+    assert proc.returncode in (130, -signal.SIGINT), output
+    assert "Exception in thread" not in output and "Traceback" not in output, output
     records = list(out.glob("*/result.json"))
     assert 1 <= len(records) < 12, "stopped early, keeping what was finished"
     for path in records:

@@ -263,9 +263,8 @@ def _grade_in_pool(todo, jobs, mode, task_seconds, seed, finish, echo) -> None:
 
 def _stop_pool(pool: ProcessPoolExecutor, futures: dict, finish) -> None:
     """Cancel what has not started, ask running workers to stop, keep what finished."""
-    for future in futures:
-        future.cancel()
     workers = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
     for process in workers:
         if process.is_alive():
             os.kill(process.pid, signal.SIGTERM)
@@ -277,12 +276,12 @@ def _stop_pool(pool: ProcessPoolExecutor, futures: dict, finish) -> None:
             if future.done() and not future.cancelled() and future.exception() is None:
                 finish(path, future.result(), None)  # finished while we were stopping
     except KeyboardInterrupt:
-        pass
+        # A second Ctrl-C: stop waiting, and let a third one end the process at once.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     finally:
         for process in workers:
             if process.is_alive():
                 process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # another Ctrl-C while exiting ends it
         print("interrupted", file=sys.stderr)
         return 130
     return 1 if failed else 0

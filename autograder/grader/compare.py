@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlib.tasks import NOTEBOOKS
+
 from .cases import HELPER_TASKS, PROBE_SUFFIX, Case, TaskSpec, output_label
 from .diagnose import close, likely_mistakes
 
@@ -134,12 +136,12 @@ def student_frames(error: str) -> list:
 
 
 def mask_inputs(text: str, allowed=frozenset()) -> str:
-    """``text`` with every number not in ``allowed`` (and every letter-digit token) replaced
-    by ``…``, runs of them merged, cut to one line of feedback."""
+    """``text`` with every number not in ``allowed`` (and every letter-digit token but the
+    notebooks' names) replaced by ``…``, runs of them merged, cut to one line of feedback."""
 
     def keep(match):
         token = match.group(0)
-        return token if token.lstrip("+-") in allowed else "…"
+        return token if token.lstrip("+-") in allowed or token in NOTEBOOKS else "…"
 
     text = _RUNS.sub("…", _TOKEN.sub(keep, text))
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -221,7 +221,7 @@ def _no_package(label: str, notes: list) -> SubmissionError:
 
 
 def _add_note(notes: list, text: str) -> None:
-    if len(notes) < MAX_NOTES:
+    if len(notes) < MAX_NOTES and text not in notes:
         notes.append(text)
 
 
