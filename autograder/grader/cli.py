@@ -210,13 +210,28 @@ def grade_folder(
         elif todo:
             _grade_in_pool(todo, jobs, mode, task_seconds, seed, finish, echo)
     except KeyboardInterrupt:
-        path = write_csv(out, extra)
-        echo(f"interrupted: kept {done} record(s) graded in this run; wrote {path}")
+        # Writing the class CSV is short and bounded: another Ctrl-C must not lose it.
+        previous = _set_sigint(signal.SIG_IGN)
+        try:
+            path = write_csv(out, extra)
+            echo(f"interrupted: kept {done} record(s) graded in this run; wrote {path}")
+        finally:
+            _set_sigint(previous)
         raise
     path = write_csv(out, extra)
     seconds = time.monotonic() - started
     echo(f"graded {done} in {seconds:.1f} s; wrote {path}")
     return done, failed
+
+
+def _set_sigint(handler):
+    """Install a SIGINT handler; return the previous one (``None`` off the main thread)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return None
 
 
 def _grade_here(todo, mode, task_seconds, seed, finish) -> None:
@@ -276,8 +291,7 @@ def _stop_pool(pool: ProcessPoolExecutor, futures: dict, finish) -> None:
             if future.done() and not future.cancelled() and future.exception() is None:
                 finish(path, future.result(), None)  # finished while we were stopping
     except KeyboardInterrupt:
-        # A second Ctrl-C: stop waiting, and let a third one end the process at once.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        pass  # a second Ctrl-C: stop waiting for the workers
     finally:
         for process in workers:
             if process.is_alive():
@@ -336,7 +350,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # another Ctrl-C while exiting ends it
         print("interrupted", file=sys.stderr)
         return 130
     return 1 if failed else 0
