@@ -236,3 +236,20 @@ def test_ids_that_clash_or_cannot_name_files_are_refused_with_both_names(tmp_pat
     assert "file the grader writes" in refused["grades.csv"]
     assert "control characters" in refused["tab\there"]
     assert {name for name, _ in listing.skipped} == {"_instructor", ".DS_Store", "notes.txt"}
+
+
+def test_names_that_are_not_utf8_never_stop_the_run(tmp_path):
+    from autograder.grader.cli import grade_folder
+
+    subs = tmp_path / "class"
+    _bundle(subs, os.fsdecode(b"bad\xff"))
+    sub = _bundle(subs, "good")
+    for module in (REFERENCE_SRC).glob("*.py"):  # every module a stub: quick to grade
+        (sub / "src" / "nnlib" / module.name).write_text("")
+    (sub / "src" / "nnlib" / "losses.py").write_text("raise NotImplementedError('stub')\n")
+    (sub / "src" / "nnlib" / os.fsdecode(b"odd\xfe.py")).write_text("")
+    out, lines = tmp_path / "out", []
+    assert grade_folder(subs, out, echo=lines.append) == (1, 0)
+    rows = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert any(row.startswith("bad?,0,") and "not valid UTF-8" in row for row in rows), rows
+    assert "odd" in (out / "good" / "feedback.md").read_text(encoding="utf-8")

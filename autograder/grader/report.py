@@ -26,7 +26,9 @@ def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        # A file name that is not UTF-8 (kept by Python as lone surrogates) is written as
+        # "?", never allowed to stop the run.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

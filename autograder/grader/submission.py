@@ -97,8 +97,12 @@ def id_problem(sid: str) -> str | None:
     """Why ``sid`` cannot name a student's records, or ``None`` if it can."""
     if not sid:
         return "the id is empty"
-    if len(sid.encode("utf-8", "replace")) > MAX_ID_BYTES:
+    if len(sid.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         return f"the id is longer than {MAX_ID_BYTES} bytes"
+    try:
+        sid.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the id is not valid UTF-8"
     if any(ord(c) < 32 or ord(c) == 127 for c in sid):
         return "the id holds control characters"
     if sid in RESERVED_IDS:
@@ -221,6 +225,7 @@ def _no_package(label: str, notes: list) -> SubmissionError:
 
 
 def _add_note(notes: list, text: str) -> None:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # a name that is not UTF-8
     if len(notes) < MAX_NOTES and text not in notes:
         notes.append(text)
 
