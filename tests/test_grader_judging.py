@@ -5,7 +5,14 @@ a case that raises fails; hidden inputs never come back in a message."""
 import numpy as np
 import pytest
 
-from autograder.grader.cases import PROBE_SUFFIX, SEED, output_label, run_reference, task_specs
+from autograder.grader.cases import (
+    HELPER_SUFFIX,
+    PROBE_SUFFIX,
+    SEED,
+    output_label,
+    run_reference,
+    task_specs,
+)
 from autograder.grader.compare import judge_all, judge_task, mask_inputs
 
 SPECS = {s.task.function: s for s in task_specs()}
@@ -57,43 +64,67 @@ def test_a_naive_function_depends_only_on_its_own_code():
     assert judged["nn_gradients"].score == 0
     assert judged["nn_gradients_naive"].score == judged["nn_gradients_naive"].points
     for spec in task_specs():
-        functions = {c.function for c in spec.cases} - {None}
+        # Only an epoch's helper calls run another function, and they weigh nothing: they
+        # only tell which cases of the epoch to excuse.
+        functions = {c.function for c in spec.cases if c.kind != "helper"} - {None}
         assert not functions, f"{spec.task.function} calls {functions} in its cases"
+        assert all(c.weight == 0 for c in spec.cases if c.kind == "helper")
 
 
-def _epoch_results(breaks, probe_breaks=(), helper_wrong=False, raised=None):
-    """Every task right, except nn_epoch on ``breaks`` (its probe twin on ``probe_breaks``)
-    and, with ``helper_wrong``, nn_gradients."""
+def _epoch_results(breaks, probe_breaks=(), helper_breaks=(), raised=None):
+    """Every task right, except nn_epoch on ``breaks``, its probe twin on ``probe_breaks``
+    and its calls of nn_gradients on the minibatches of ``helper_breaks``."""
     results = _all_right()
-    epoch = SPECS["nn_epoch"]
-    for case in epoch.cases:
-        base = case.name.removesuffix(PROBE_SUFFIX)
-        broken = base in (probe_breaks if case.kind == "probe" else breaks)
-        if broken and raised and case.kind != "probe":
+    for case in SPECS["nn_epoch"].cases:
+        base = case.name.removesuffix(PROBE_SUFFIX).split(HELPER_SUFFIX)[0]
+        chosen = {"probe": probe_breaks, "helper": helper_breaks}.get(case.kind, breaks)
+        if base not in chosen:
+            continue
+        if raised and case.kind == "values":
             results["nn_epoch"][case.name] = _raised(raised)
-        elif broken:
+        else:
             got = {k: v + 0.5 for k, v in case.expected.items()}
-            results["nn_epoch"][case.name] = ({"function": "nn_epoch"}, got)
-    if helper_wrong:
-        for case in SPECS["nn_gradients"].cases:
-            results["nn_gradients"][case.name] = _raised("NotImplementedError: stub")
+            results["nn_epoch"][case.name] = ({"function": case.function or "nn_epoch"}, got)
     return {t.function: t for t in judge_all(task_specs(), results)}
 
 
 def test_the_probe_excuses_an_epoch_only_where_its_helper_is_wrong():
-    # The loop is right (the probe passes) and the helper is a stub: full marks.
-    judged = _epoch_results(breaks=("partial_batch", "one_batch"), helper_wrong=True)
+    both = ("partial_batch", "one_batch")
+    # The loop is right (the probe passes), the helper wrong on those cases: full marks.
+    judged = _epoch_results(breaks=both, helper_breaks=both)
     assert judged["nn_epoch"].score == 10
-    assert any("only because of your nn_gradients" in n for n in judged["nn_epoch"].notes)
-    # A correct helper and an epoch broken on one-row batches: no excuse.
-    judged = _epoch_results(breaks=("partial_batch", "batch_of_one"), probe_breaks=())
+    assert any("only because of nn_gradients" in n for n in judged["nn_epoch"].notes)
+    # A helper right on every minibatch and an epoch broken on one-row batches: no excuse,
+    # even where the probe passes.
+    judged = _epoch_results(breaks=("partial_batch", "batch_of_one"))
     assert judged["nn_epoch"].score < 10
+    assert any("fault is in how nn_epoch calls it" in n for n in judged["nn_epoch"].notes)
+    # The helper is wrong on one case only: the other failed case is not excused.
+    judged = _epoch_results(breaks=both, helper_breaks=("partial_batch",))
+    assert 0 < judged["nn_epoch"].score < 10
     # The helper is wrong, but so is the loop on one case: that case is not excused.
-    judged = _epoch_results(
-        breaks=("partial_batch", "batch_of_one"), probe_breaks=("batch_of_one",), helper_wrong=True
-    )
+    judged = _epoch_results(breaks=both, probe_breaks=("one_batch",), helper_breaks=both)
     assert 0 < judged["nn_epoch"].score < 10
     assert any("the loop of nn_epoch itself is wrong" in n for n in judged["nn_epoch"].notes)
+
+
+def test_helper_calls_follow_the_reference_epoch():
+    """The minibatch calls of the helper are made at the weights the reference epoch
+    reaches: applying their reference gradients gives the epoch's expected weights."""
+    for name in ("softmax_regression_epoch", "nn_epoch", "mlp_epoch"):
+        spec = SPECS[name]
+        for case in [c for c in spec.cases if c.kind == "values"]:
+            calls = [c for c in spec.cases if c.name.startswith(case.name + HELPER_SUFFIX)]
+            assert len(calls) == -(-case.args[0].shape[0] // case.kwargs["batch"])
+            last = calls[-1]
+            weights = last.args[2] if isinstance(last.args[2], list) else last.args[2:]
+            order = sorted(last.expected, key=lambda k: [int(p) for p in k.split(".")[1:]])
+            final = [
+                W - case.kwargs["lr"] * last.expected[k]
+                for W, k in zip(weights, order, strict=True)
+            ]
+            for W, key in zip(final, sorted(case.expected), strict=True):
+                np.testing.assert_allclose(W, case.expected[key], rtol=1e-4, atol=1e-5)
 
 
 def test_a_case_that_raises_fails_and_the_loop_is_blamed():
@@ -107,6 +138,7 @@ def test_a_case_that_raises_fails_and_the_loop_is_blamed():
     failed = [c for c in epoch.checks if not c.passed]
     assert any("raised ValueError: X is empty" in c.message for c in failed)
     assert any("fault is in how nn_epoch calls it" in n for n in epoch.notes), epoch.notes
+    assert any("raised inside nn_gradients" in n for n in epoch.notes), epoch.notes
 
 
 def test_messages_keep_dimensions_and_mask_everything_else():

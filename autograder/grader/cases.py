@@ -4,7 +4,8 @@ Runs only in the grading parent, which imports the reference ``nnlib``. Each tas
 cases of different shapes and dtypes — including shapes the visible tests never use (they use
 N, D, H, C = 7, 5, 6, 4) and single-example batches — plus, for gradients, a case whose
 expected value is a central-difference gradient of the reference loss, and for epochs, per
-case, a twin that replaces the gradient helper by a probe to grade the loop on its own.
+case, a twin that replaces the gradient helper by a probe to grade the loop on its own and
+the helper's calls on that case's minibatches, to tell whether the helper is what fails.
 The seed is drawn afresh for every grading run and kept in each record (``grade.py``).
 
 Output names follow the runner's flattening: ``return`` (one array or number),
@@ -26,6 +27,7 @@ from nnlib.tasks import TASKS, Task
 
 SEED = 20261126  # for tests and diagnosis only: real grading draws a fresh seed per run
 PROBE_SUFFIX = "~probe"
+HELPER_SUFFIX = "~helper"
 
 
 @dataclass
@@ -53,10 +55,11 @@ class Case:
         Reference outputs by flattened name.
     batch : int
         N of the case, for the off-by-the-batch-size diagnosis.
-    kind : {"values", "numeric", "probe"}
+    kind : {"values", "numeric", "probe", "helper"}
         ``numeric``: expected is a central-difference gradient; ``probe``: the epoch's
         gradient helper is replaced by a probe (one probe case per values case, named
-        ``<case>~probe``).
+        ``<case>~probe``); ``helper``: the student's helper called on one minibatch of an
+        epoch case (``<case>~helper<k>``), at the weights the reference epoch reaches.
     unseen : bool
         Whether its shape is one the visible tests never use.
     """
@@ -367,6 +370,40 @@ def _epoch_cases(seed, function, helper, kind):
         )
         probe.expected = simulate_probe_epoch(probe)
         cases.append(probe)
+    for base in [c for c in cases if c.kind == "values"]:
+        cases += _helper_cases(helper, base)
+    return cases
+
+
+def _helper_cases(helper: str, base: Case) -> list:
+    """The calls of ``helper`` an epoch case makes, one per minibatch, at the weights of the
+    reference's own epoch: they tell whether the helper is right on this case's batches."""
+    X, y = base.args[0], base.args[1]
+    nested = isinstance(base.args[2], list)
+    weights = [_copy(W) for W in (base.args[2] if nested else base.args[2:])]
+    lr, batch = base.kwargs["lr"], base.kwargs["batch"]
+    extra = {k: v for k, v in base.kwargs.items() if k == "activation"}
+    cases = []
+    for k, start in enumerate(range(0, X.shape[0], batch)):
+        current = [W.copy() for W in weights]
+        args = [X[start : start + batch].copy(), y[start : start + batch].copy()]
+        args += [current] if nested else current
+        case = Case(
+            f"{base.name}{HELPER_SUFFIX}{k}",
+            f"{helper} on minibatch {k + 1} of {base.label}",
+            args,
+            dict(extra),
+            batch=args[0].shape[0],
+            kind="helper",
+            weight=0.0,
+            function=helper,
+        )
+        case.expected = run_reference(helper, case)
+        order = sorted(case.expected, key=lambda key: [int(p) for p in key.split(".")[1:]])
+        grads = [case.expected[key] for key in order]
+        for W, g in zip(weights, grads, strict=True):
+            W -= lr * g
+        cases.append(case)
     return cases
 
 
@@ -423,13 +460,6 @@ def _feature_cases(seed, function):
     return cases
 
 
-# The tasks whose code an epoch's gradient helper runs: mlp_gradients is given code that
-# calls the student's mlp_forward, softmax_loss_grad and mlp_backward.
-HELPER_TASKS = {
-    "softmax_regression_grad": ("softmax_regression_grad",),
-    "nn_gradients": ("nn_gradients",),
-    "mlp_gradients": ("mlp_forward", "softmax_loss_grad", "mlp_backward"),
-}
 _EPOCH_HELPERS = {
     "softmax_regression_epoch": ("softmax_regression_grad", "theta"),
     "nn_epoch": ("nn_gradients", "two_layer"),
@@ -535,7 +565,7 @@ def output_label(function: str, flat: str) -> str:
         return name
     if function in _RETURN_NAMES and not rest:
         return _RETURN_NAMES[function]
-    if function in ("mlp_backward", "mlp_gradients_naive") and len(rest) == 1:
+    if function in ("mlp_backward", "mlp_gradients", "mlp_gradients_naive") and len(rest) == 1:
         return f"dW{rest[0] + 1}"
     names = _TUPLE_NAMES.get(function)
     if names and rest and rest[0] < len(names):

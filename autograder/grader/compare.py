@@ -8,7 +8,7 @@ earns its share: a right dW2 scores when dW1 is wrong), including agreement with
 differences (gradients). A task is judged on its own code: a naive function is never compared
 with the student's vectorized one, and an epoch is excused only case by case, where the loop
 is right (a probe in place of its gradient helper gives the expected weights) and the helper
-fails its own task.
+is wrong on that case's own minibatches.
 
 Feedback names outputs as the student knows them (``dW1``, ``W2``), shows a few differing
 entries of the output, and never echoes a hidden input: an error message is cut to its last
@@ -30,7 +30,7 @@ import numpy as np
 
 from nnlib.tasks import NOTEBOOKS
 
-from .cases import HELPER_TASKS, PROBE_SUFFIX, Case, TaskSpec, output_label
+from .cases import HELPER_SUFFIX, PROBE_SUFFIX, Case, TaskSpec, output_label
 from .diagnose import close, likely_mistakes
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -318,8 +318,12 @@ def _labels(cases) -> str:
     return "; ".join(c.label for c in cases)
 
 
-def _judge_epoch(spec, results, outcomes, judged, notes) -> set:
-    """The epoch cases to excuse (names), with notes that blame the code that is wrong."""
+def _judge_epoch(spec, results, outcomes, notes) -> set:
+    """The epoch cases to excuse (names), with notes that blame the code that is wrong.
+
+    A failed case is excused only where its loop is right (with the helper replaced by a
+    probe it gives the expected weights) and the student's helper is wrong on at least one
+    of the case's own minibatches (called at the weights the reference epoch reaches)."""
     function = spec.task.function
     probes = {c.name[: -len(PROBE_SUFFIX)]: c for c in spec.cases if c.kind == "probe"}
     if not probes:
@@ -337,17 +341,20 @@ def _judge_epoch(spec, results, outcomes, judged, notes) -> set:
         name: judge_case(function, p, *results.get(p.name, ({}, {}))).values_ok
         for name, p in probes.items()
     }
-    helper_fails = any(
-        judged[t].score < judged[t].points for t in HELPER_TASKS.get(helper, ()) if t in judged
-    )
-    excused = {c.name for c in failed if helper_fails and loop_ok.get(c.name)}
+    helper_fails = {}
+    for case in [c for c in spec.cases if c.kind == "helper"]:
+        base = case.name.split(HELPER_SUFFIX)[0]
+        ok = judge_case(helper, case, *results.get(case.name, ({}, {}))).values_ok
+        helper_fails[base] = helper_fails.get(base, False) or not ok
+    excused = {c.name for c in failed if helper_fails.get(c.name) and loop_ok.get(c.name)}
     loop_wrong = [c for c in failed if not loop_ok.get(c.name)]
+    helper_right = [c for c in failed if not helper_fails.get(c.name)]
     if excused:
         notes.append(
             f"on {_labels(c for c in failed if c.name in excused)}: with {helper} replaced by "
-            f"a probe, your loop updates the weights exactly as it should, so {function} "
-            f"fails there only because of your {helper}, which is graded in its own task — "
-            "full marks for those cases here"
+            f"a probe, your loop updates the weights exactly as it should, and your {helper} "
+            f"is wrong on these minibatches, so {function} fails there only because of "
+            f"{helper}, which is graded in its own task — full marks for those cases here"
         )
     if loop_wrong:
         notes.append(
@@ -356,44 +363,34 @@ def _judge_epoch(spec, results, outcomes, judged, notes) -> set:
             "the last partial one included, no empty one), the learning rate and that the "
             "weights are updated in place"
         )
-    blamed_helper = [
-        c
-        for c in failed
-        if c.name not in excused
-        and any(f == helper for _, _, f in student_frames(outcomes[c.name].raw_error))
-    ]
-    if not helper_fails and (blamed_helper or (failed and not loop_wrong)):
+    if helper_right:
+        raised_inside = [
+            c
+            for c in helper_right
+            if any(f == helper for _, _, f in student_frames(outcomes[c.name].raw_error))
+        ]
         notes.append(
-            f"your {helper} passes its own task, so the fault is in how {function} calls it"
+            f"your {helper} gives the right gradients on every minibatch of "
+            f"{_labels(helper_right)}, so the fault is in how {function} calls it"
             + (
-                f" (it raised inside {helper} on {_labels(blamed_helper)}: look at the batch "
-                "it was given)"
-                if blamed_helper
+                f" (it raised inside {helper} on {_labels(raised_inside)}: look at the "
+                "minibatch it was given)"
+                if raised_inside
                 else ""
             )
         )
     return excused
 
 
-def judge_task(spec: TaskSpec, results: dict, helpers: dict | None = None) -> TaskResult:
-    """Score a task from ``results[case.name] = (meta, outputs)``.
-
-    Parameters
-    ----------
-    spec : TaskSpec
-    results : dict
-        ``case name -> (meta, outputs)`` as read from the child.
-    helpers : dict of str to TaskResult, optional
-        The judged tasks so far, by function: an epoch's gradient helper must be among
-        them for the epoch to be excused where only the helper is wrong.
-    """
+def judge_task(spec: TaskSpec, results: dict) -> TaskResult:
+    """Score a task from ``results[case.name] = (meta, outputs)``, as read from the child."""
     function = spec.task.function
     checks, notes = [], []
     value_cases = [c for c in spec.cases if c.kind in ("values", "numeric")]
     outcomes = {
         c.name: judge_case(function, c, *results.get(c.name, ({}, {}))) for c in value_cases
     }
-    excused = _judge_epoch(spec, results, outcomes, helpers or {}, notes)
+    excused = _judge_epoch(spec, results, outcomes, notes)
     shapes_ok = dtype_ok = True
     dtype_message = ""
     for case in value_cases:
@@ -417,11 +414,8 @@ def judge_task(spec: TaskSpec, results: dict, helpers: dict | None = None) -> Ta
 
 
 def judge_all(specs, results: dict) -> list:
-    """Judge every task in order (helpers before the epochs that call them)."""
-    judged = {}
-    for spec in specs:
-        judged[spec.task.function] = judge_task(spec, results[spec.task.function], judged)
-    return [judged[spec.task.function] for spec in specs]
+    """Judge every task: ``results[function][case name] = (meta, outputs)``."""
+    return [judge_task(spec, results[spec.task.function]) for spec in specs]
 
 
 def crashed_result(spec: TaskSpec, reason: str) -> dict:
