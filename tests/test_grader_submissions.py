@@ -29,9 +29,9 @@ def _bundle(root, name="alice"):
     return root / name
 
 
-def _zip(folder, dest, links=()):
+def _zip(folder, dest, links=(), compression=zipfile.ZIP_STORED):
     """Zip ``folder`` under its name; ``links`` are (member, target) symlink members."""
-    with zipfile.ZipFile(dest, "w") as archive:
+    with zipfile.ZipFile(dest, "w", compression) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.is_symlink():
                 archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
@@ -253,3 +253,19 @@ def test_names_that_are_not_utf8_never_stop_the_run(tmp_path):
     rows = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
     assert any(row.startswith("bad?,0,") and "not valid UTF-8" in row for row in rows), rows
     assert "odd" in (out / "good" / "feedback.md").read_text(encoding="utf-8")
+
+
+def test_a_corrupt_or_unsupported_zip_is_refused_with_a_message(tmp_path):
+    sub = _bundle(tmp_path)
+    archive = _zip(sub, tmp_path / "alice.zip", compression=zipfile.ZIP_DEFLATED)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo("alice/src/nnlib/losses.py")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start : start + 64] = b"\xff" * 64  # losses.py's deflate stream, broken
+    archive.write_bytes(bytes(data))
+    with pytest.raises(SubmissionError, match=r"cannot extract alice/src/nnlib/losses\.py"):
+        read_package(archive)
+    (tmp_path / "half.zip").write_bytes(archive.read_bytes()[: len(data) // 2])
+    with pytest.raises(SubmissionError, match="not a readable zip"):
+        read_package(tmp_path / "half.zip")

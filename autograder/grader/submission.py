@@ -384,7 +384,7 @@ def _read_zip(path: Path) -> Package:
     label = path.name
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except Exception as exc:  # untrusted bytes: any parsing failure is the zip's, not ours
         raise SubmissionError(f"{label} is not a readable zip file: {exc}") from exc
     notes: list = []
     with archive:
@@ -445,7 +445,7 @@ def _read_zip(path: Path) -> Package:
             try:
                 with archive.open(info) as src:
                     data = src.read(MAX_FILE_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+            except Exception as exc:  # corrupt data, an unknown method, a password, ...
                 raise SubmissionError(f"{label}: cannot extract {info.filename}: {exc}") from exc
             if len(data) > MAX_FILE_BYTES:  # the header understated the size
                 _add_note(notes, f"ignored {where}/{name}: larger than {MAX_FILE_BYTES >> 10} KB")
