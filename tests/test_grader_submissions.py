@@ -248,8 +248,10 @@ def test_names_that_are_not_utf8_never_stop_the_run(tmp_path):
         (sub / "src" / "nnlib" / module.name).write_text("")
     (sub / "src" / "nnlib" / "losses.py").write_text("raise NotImplementedError('stub')\n")
     (sub / "src" / "nnlib" / os.fsdecode(b"odd\xfe.py")).write_text("")
+    (subs / "_notes").mkdir()
     out, lines = tmp_path / "out", []
     assert grade_folder(subs, out, echo=lines.append) == (1, 0)
+    assert any(line.strip().startswith("skipped _notes: names starting") for line in lines)
     rows = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
     assert any(row.startswith("bad?,0,") and "not valid UTF-8" in row for row in rows), rows
     assert "odd" in (out / "good" / "feedback.md").read_text(encoding="utf-8")
