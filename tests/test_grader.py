@@ -344,3 +344,21 @@ def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, jobs, 
     rows = (out / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + len(records), "grades.csv is written from the finished records"
     assert seconds < 20, f"took {seconds:.1f} s to stop"
+
+
+def test_a_grader_failure_is_recorded_as_such_and_regraded(tmp_path, monkeypatch):
+    subs = _build(tmp_path, "stubs")
+    out, log = tmp_path / "out", []
+
+    def broken(self, submission):
+        raise RuntimeError("the grading child failed to start")
+
+    monkeypatch.setattr(Grader, "grade", broken)
+    assert grade_folder(subs, out, echo=log.append) == (0, 1)
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[1].startswith("stubs,0,138,grader error: the grader failed"), rows
+    assert "problem of the grader" in (out / "stubs" / "feedback.md").read_text()
+    monkeypatch.undo()
+    log.clear()
+    assert grade_folder(subs, out, echo=log.append) == (1, 0)
+    assert any("the grader failed last time" in line for line in log), log

@@ -116,12 +116,13 @@ def pending(submissions: list[Path], out: Path, force: bool) -> list[tuple[Path,
 
 
 def _not_graded(sid: str, reason: str, max_score: float, **extra) -> dict:
+    prefix = "grader error" if extra.get("grader_error") else "error"
     return {
         "student": sid,
         "score": 0.0,
         "max_score": max_score,
         "error": reason,
-        "status": f"error: {reason}",
+        "status": f"{prefix}: {reason}",
         "tasks": [],
         "sandbox": "none",
         "grader_version": "",

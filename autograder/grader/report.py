@@ -53,8 +53,9 @@ def load_record(out_dir: Path, student: str) -> dict | None:
 
 
 def status(record: dict) -> str:
-    """``graded``, or why the submission was not graded (``error: ...``, ``grader error:
-    ...``): the ``status`` column of the class CSV."""
+    """``graded``, or why the submission was not graded: ``error: ...`` (the submission's
+    fault) or ``grader error: ...`` (graded again on the next run); the ``status`` column of
+    the class CSV."""
     if record.get("status"):
         return record["status"]
     return "error: " + record["error"] if record.get("error") else "graded"
