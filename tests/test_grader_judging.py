@@ -175,3 +175,13 @@ def test_every_seed_gives_cases_the_reference_passes(seed):
         }
         result = judge_task(spec, results)
         assert result.score == result.points, (spec.task.function, seed, result.checks)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 7932])
+def test_large_logits_overflow_a_softmax_without_max_subtraction_for_any_seed(seed):
+    for spec in task_specs(seed):
+        for case in [c for c in spec.cases if c.name == "large_logits"]:
+            Z = case.args[0]
+            with np.errstate(over="ignore", invalid="ignore"):
+                naive = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+            assert not np.isfinite(naive).all(axis=1).any(), (spec.task.function, seed)
