@@ -112,6 +112,13 @@ def read_case(folder: Path) -> tuple[dict, dict]:
     return meta, outputs
 
 
+def _input_dtype(case: Case):
+    """The float dtype of a case's first array: a scalar (a loss) is a Python float even
+    when it was computed in float32, so its tolerance follows the inputs."""
+    first = next((a for a in case.args if isinstance(a, np.ndarray) and a.dtype.kind == "f"), None)
+    return first.dtype if first is not None else np.float64
+
+
 def _tolerance(dtype) -> tuple[float, float]:
     if np.dtype(dtype) == np.float32:
         return 1e-4, 1e-5
@@ -265,7 +272,7 @@ def judge_case(function: str, case: Case, meta: dict, got: dict) -> CaseOutcome:
                 f"{label}: dtype {have.dtype}, expected {want.dtype} (same as the "
                 f"input) on {case.label}"
             )
-        rtol, atol = _tolerance(want.dtype)
+        rtol, atol = _tolerance(want.dtype if want.ndim else _input_dtype(case))
         if case.kind == "numeric":
             rtol, atol = 1e-5, 1e-8
         if not np.all(np.isfinite(have)) and np.all(np.isfinite(want)):
