@@ -36,15 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-grader-") as tmp:
         tmp = Path(tmp)
-        corpus, refs, decoy = tmp / "corpus", tmp / "references", tmp / "decoy"
+        everything, refs, decoy = tmp / "all", tmp / "references", tmp / "decoy"
         decoy.mkdir()
-        samples = build_corpus(corpus, default_placeholders(corpus, tmp / "out", decoy))
+        # Built in place, never copied: the corpus holds links, a FIFO and very deep folders.
+        samples = build_corpus(everything, default_placeholders(everything, tmp / "out", decoy))
         refs.mkdir()
         for i in range(args.copies):
-            shutil.copytree(corpus / "reference", refs / f"reference_{i:03d}")
-        everything = tmp / "all"
-        shutil.copytree(corpus, everything)
-        shutil.copytree(refs, everything, dirs_exist_ok=True)
+            shutil.copytree(everything / "reference", refs / f"reference_{i:03d}")
+            shutil.copytree(everything / "reference", everything / f"reference_{i:03d}")
         n_all, n_refs = len(samples) + args.copies, args.copies
         print(f"{len(samples)} corpus samples + {args.copies} reference copies")
         print(f"{'jobs':>4}  {'all: s/submission':>18}  {'references: s/submission':>25}")

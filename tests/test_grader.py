@@ -170,8 +170,8 @@ def relu(Z):
     finally:
         grader.close()
     assert record["score"] == 138
-    assert "VISIBLE: []" in record["output"], record["output"]
-    uid = int(record["output"].split("UID:")[1].split()[0])
+    assert "VISIBLE: []" in record["printed"], record["printed"]
+    uid = int(record["printed"].split("UID:")[1].split()[0])
     assert uid != 0
 
 
@@ -202,6 +202,7 @@ def test_resume_skips_finished_and_force_regrades(tmp_path):
     again = json.loads((out / "reference" / "result.json").read_text())
     for record in (first, again):
         record.pop("seconds")
+        record.pop("seed")  # --force graded it in a later run, on fresh hidden inputs
     assert first == again, "same submission, same record"
     assert (out / "grades.csv").read_text().count("\n") == 3
 
@@ -236,3 +237,128 @@ def test_error_record_in_csv():
 def test_reference_package_is_untouched_by_grading():
     assert "### BEGIN SOLUTION" in (REFERENCE_SRC / "losses.py").read_text()
     assert shutil.which("unshare") or os.geteuid() != 0
+
+
+# ------------------------------------------------------------------------ re-runs
+
+
+def test_a_changed_grader_or_reference_regrades_everyone_and_says_why(tmp_path, monkeypatch):
+    import autograder.grader.cli as cli
+
+    subs = _build(tmp_path, "reference", "stubs")
+    out, log = tmp_path / "out", []
+    assert grade_folder(subs, out, echo=log.append) == (2, 0)
+    changed = dict(cli.grader_fingerprint(), reference="another reference")
+    monkeypatch.setattr(cli, "grader_fingerprint", lambda: changed)
+    log.clear()
+    assert grade_folder(subs, out, echo=log.append) == (2, 0)
+    assert any("2 the reference nnlib changed" in line for line in log), log
+    record = json.loads((out / "stubs" / "result.json").read_text())
+    record["grader_error"] = True  # as if the sandbox had failed for this student
+    (out / "stubs" / "result.json").write_text(json.dumps(record))
+    monkeypatch.undo()
+    log.clear()
+    grade_folder(subs, out, echo=log.append)
+    assert any("the grader failed last time" in line for line in log), log
+
+
+def test_a_record_reproduces_from_its_seed(tmp_path):
+    subs = _build(tmp_path, "partial")
+    grade_folder(subs, tmp_path / "a", echo=lambda *a: None)
+    first = json.loads((tmp_path / "a" / "partial" / "result.json").read_text())
+    grade_folder(subs, tmp_path / "b", seed=first["seed"], echo=lambda *a: None)
+    again = json.loads((tmp_path / "b" / "partial" / "result.json").read_text())
+    assert again["seed"] == first["seed"] and again["tasks"] == first["tasks"]
+
+
+def test_answers_from_an_earlier_run_score_nothing(tmp_path):
+    """The answer_table sample answers the inputs of the fixed seed SEED (as if collected
+    from an earlier run): graded with that seed it scores, with a fresh one it does not."""
+    from autograder.grader.cases import SEED
+    from autograder.grader.corpus import default_placeholders
+
+    subs = tmp_path / "subs"
+    build_sample(SAMPLES["answer_table"], subs, default_placeholders(subs, tmp_path, tmp_path))
+    grade_folder(subs, tmp_path / "old", seed=SEED, echo=lambda *a: None)
+    grade_folder(subs, tmp_path / "new", echo=lambda *a: None)
+    old = json.loads((tmp_path / "old" / "answer_table" / "result.json").read_text())
+    new = json.loads((tmp_path / "new" / "answer_table" / "result.json").read_text())
+    assert old["score"] >= 15, "the table must answer the inputs it was built from"
+    assert new["score"] == 0 and new["seed"] != SEED
+
+
+def _start_grading(tmp_path, count, jobs):
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    for i in range(count):
+        sample = SAMPLES["infinite_loop"]
+        build_sample(sample, subs, {})
+        (subs / sample.name).rename(subs / f"student{i:02d}")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "autograder.grader.cli", str(subs), "--out", str(out)]
+    argv += ["--jobs", str(jobs), "--task-seconds", "1"]
+    proc = subprocess.Popen(
+        argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    return proc, out
+
+
+def _wait_for_records(out, proc, count=1, seconds=120):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(out.glob("*/result.json"))) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no record after {seconds} s: {proc.communicate()[0][-2000:]}")
+
+
+@pytest.mark.parametrize(("jobs", "presses"), [(2, 1), (2, 2), (1, 1)])
+def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, jobs, presses):
+    import signal
+    import subprocess
+    import time
+
+    proc, out = _start_grading(tmp_path, 12, jobs)
+    try:
+        _wait_for_records(out, proc)
+        pressed = time.monotonic()
+        for _ in range(presses):
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+            time.sleep(0.3)
+        output = proc.communicate(timeout=30)[0].decode()
+        seconds = time.monotonic() - pressed
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("grading did not stop after Ctrl-C") from None
+    # 130: stopped by Ctrl-C; a second press while the process exits ends it by SIGINT.
+    assert proc.returncode in (130, -signal.SIGINT), output
+    assert "Exception in thread" not in output and "Traceback" not in output, output
+    records = list(out.glob("*/result.json"))
+    assert 1 <= len(records) < 12, "stopped early, keeping what was finished"
+    for path in records:
+        assert json.loads(path.read_text())["score"] == SAMPLES["infinite_loop"].expected_score
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(records), "grades.csv is written from the finished records"
+    assert seconds < 20, f"took {seconds:.1f} s to stop"
+
+
+def test_a_grader_failure_is_recorded_as_such_and_regraded(tmp_path, monkeypatch):
+    subs = _build(tmp_path, "stubs")
+    out, log = tmp_path / "out", []
+
+    def broken(self, submission):
+        raise RuntimeError("the grading child failed to start")
+
+    monkeypatch.setattr(Grader, "grade", broken)
+    assert grade_folder(subs, out, echo=log.append) == (0, 1)
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[1].startswith("stubs,0,138,grader error: the grader failed"), rows
+    assert "problem of the grader" in (out / "stubs" / "feedback.md").read_text()
+    monkeypatch.undo()
+    log.clear()
+    assert grade_folder(subs, out, echo=log.append) == (1, 0)
+    assert any("the grader failed last time" in line for line in log), log

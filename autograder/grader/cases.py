@@ -1,10 +1,12 @@
-"""The hidden test cases of every library task: inputs from fixed seeds, reference outputs.
+"""The hidden test cases of every library task: inputs drawn from a seed, reference outputs.
 
 Runs only in the grading parent, which imports the reference ``nnlib``. Each task gets several
 cases of different shapes and dtypes — including shapes the visible tests never use (they use
 N, D, H, C = 7, 5, 6, 4) and single-example batches — plus, for gradients, a case whose
-expected value is a central-difference gradient of the reference loss, and for epochs a case
-that replaces the gradient helper by a probe to grade the loop on its own.
+expected value is a central-difference gradient of the reference loss, and for epochs, per
+case, a twin that replaces the gradient helper by a probe to grade the loop on its own and
+the helper's calls on that case's minibatches, to tell whether the helper is what fails.
+The seed is drawn afresh for every grading run and kept in each record (``grade.py``).
 
 Output names follow the runner's flattening: ``return`` (one array or number),
 ``return.<i>`` (tuples and lists, nested as ``return.1.0.2``), ``arg<k>`` / ``arg<k>.<i>``
@@ -13,6 +15,7 @@ Output names follow the runner's flattening: ``return`` (one array or number),
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -22,7 +25,9 @@ import nnlib
 from nnlib.gradcheck import numerical_gradient
 from nnlib.tasks import TASKS, Task
 
-SEED = 20261126
+SEED = 20261126  # for tests and diagnosis only: real grading draws a fresh seed per run
+PROBE_SUFFIX = "~probe"
+HELPER_SUFFIX = "~helper"
 
 
 @dataclass
@@ -50,10 +55,11 @@ class Case:
         Reference outputs by flattened name.
     batch : int
         N of the case, for the off-by-the-batch-size diagnosis.
-    kind : {"values", "numeric", "probe", "companion"}
+    kind : {"values", "numeric", "probe", "helper"}
         ``numeric``: expected is a central-difference gradient; ``probe``: the epoch's
-        gradient helper is replaced by a probe; ``companion``: the vectorized twin, called
-        to check that the naive function agrees with it (nothing is expected).
+        gradient helper is replaced by a probe (one probe case per values case, named
+        ``<case>~probe``); ``helper``: the student's helper called on one minibatch of an
+        epoch case (``<case>~helper<k>``), at the weights the reference epoch reaches.
     unseen : bool
         Whether its shape is one the visible tests never use.
     """
@@ -79,12 +85,10 @@ class TaskSpec:
     task: Task
     modules: tuple
     cases: list
-    companion: str | None = None
-    companion_module: str | None = None
 
 
-def _rng(task: str, case: str) -> np.random.Generator:
-    key = [SEED, *(ord(c) for c in f"{task}/{case}")]
+def _rng(seed: int, task: str, case: str) -> np.random.Generator:
+    key = [seed & 0xFFFFFFFF, seed >> 32, *(ord(c) for c in f"{task}/{case}")]
     return np.random.default_rng(key)
 
 
@@ -140,7 +144,7 @@ def _name(dtype) -> str:
     return np.dtype(dtype).name
 
 
-def _logit_cases(task, with_labels: bool):
+def _logit_cases(seed, task, with_labels: bool):
     shapes = [
         ("small", 4, 3, np.float32, 3.0, False),
         ("float64", 13, 7, np.float64, 3.0, True),
@@ -149,8 +153,12 @@ def _logit_cases(task, with_labels: bool):
     ]
     cases = []
     for name, n, c, dtype, scale, unseen in shapes:
-        rng = _rng(task, name)
+        rng = _rng(seed, task, name)
         args = [_logits(rng, n, c, dtype, scale)]
+        if scale > 100:
+            # Whatever the seed, every row has a logit whose exp overflows (exp(710) = inf),
+            # so only a softmax that subtracts each row's maximum passes.
+            args[0][np.arange(n), rng.integers(0, c, size=n)] = rng.uniform(750, 1000, size=n)
         if with_labels:
             args.append(_labels(rng, n, c))
         label = f"N={n}, C={c}, {_name(dtype)}" + (", logits near ±1000" if scale > 100 else "")
@@ -180,11 +188,11 @@ def _numeric(task, name, args, loss_of, wrt, label):
 # ---------------------------------------------------------------------------- tasks
 
 
-def _losses_spec(task):
+def _losses_spec(seed, task):
     with_labels = task.function in ("softmax_loss", "softmax_loss_grad", "softmax_loss_grad_naive")
-    cases = _logit_cases(task.function, with_labels)
+    cases = _logit_cases(seed, task.function, with_labels)
     if task.function.startswith("softmax_loss_grad"):
-        rng = _rng(task.function, "numeric")
+        rng = _rng(seed, task.function, "numeric")
         args = [_logits(rng, 3, 4, np.float64), _labels(rng, 3, 4)]
         cases.append(
             _numeric(
@@ -199,14 +207,14 @@ def _losses_spec(task):
     return cases
 
 
-def _regression_grad_cases(function):
+def _regression_grad_cases(seed, function):
     cases = []
     for name, n, d, c, dtype, unseen in [
         ("small", 5, 4, 3, np.float32, False),
         ("float64", 9, 6, 5, np.float64, True),
         ("one_row", 1, 3, 2, np.float32, True),
     ]:
-        rng = _rng(function, name)
+        rng = _rng(seed, function, name)
         args = [
             rng.standard_normal((n, d)).astype(dtype),
             _labels(rng, n, c),
@@ -215,7 +223,7 @@ def _regression_grad_cases(function):
         cases.append(
             Case(name, f"N={n}, D={d}, C={c}, {_name(dtype)}", args, batch=n, unseen=unseen)
         )
-    rng = _rng(function, "numeric")
+    rng = _rng(seed, function, "numeric")
     args = [rng.standard_normal((3, 4)), _labels(rng, 3, 3), 0.5 * rng.standard_normal((4, 3))]
     cases.append(
         _numeric(
@@ -237,21 +245,21 @@ def _two_layer_problem(rng, n, d, h, c, dtype):
     return [X.astype(dtype), _labels(rng, n, c), W1.astype(dtype), W2.astype(dtype)]
 
 
-def _nn_grad_cases(function):
+def _nn_grad_cases(seed, function):
     cases = []
     for name, n, d, h, c, dtype, unseen in [
         ("small", 6, 5, 4, 3, np.float32, True),
         ("float64", 11, 7, 9, 4, np.float64, True),
         ("one_row", 1, 3, 5, 2, np.float32, True),
     ]:
-        args = _two_layer_problem(_rng(function, name), n, d, h, c, dtype)
+        args = _two_layer_problem(_rng(seed, function, name), n, d, h, c, dtype)
         label = f"N={n}, D={d}, H={h}, C={c}, {_name(dtype)}"
         cases.append(Case(name, label, args, batch=n, unseen=unseen))
 
     def loss(X, y, W1, W2):
         return nnlib.softmax_loss(np.maximum(X @ W1, 0) @ W2, y)
 
-    args = _two_layer_problem(_rng(function, "numeric"), 3, 3, 4, 3, np.float64)
+    args = _two_layer_problem(_rng(seed, function, "numeric"), 3, 3, 4, 3, np.float64)
     cases.append(
         _numeric(
             function,
@@ -284,10 +292,10 @@ def _mlp_label(n, sizes, activation, dtype):
     return f"N={n}, layers {sizes}, {activation}, {_name(dtype)}"
 
 
-def _mlp_cases(function):
+def _mlp_cases(seed, function):
     cases = []
     for name, n, sizes, activation, dtype in _MLP_SHAPES:
-        X, y, weights = _mlp_problem(_rng(function, name), n, sizes, dtype)
+        X, y, weights = _mlp_problem(_rng(seed, function, name), n, sizes, dtype)
         label = _mlp_label(n, sizes, activation, dtype)
         if function == "mlp_forward":
             cases.append(Case(name, label, [X, weights, activation], batch=n))
@@ -300,7 +308,7 @@ def _mlp_cases(function):
             cases.append(Case(name, label, [X, y, weights, activation], batch=n))
     if function == "mlp_forward":
         return cases
-    rng = _rng(function, "numeric")
+    rng = _rng(seed, function, "numeric")
     X, y, weights = _mlp_problem(rng, 3, [3, 4, 3], np.float64)
 
     def loss(X, y, weights, activation="tanh"):
@@ -325,7 +333,7 @@ def _mlp_cases(function):
     return cases
 
 
-def _epoch_cases(function, helper, kind):
+def _epoch_cases(seed, function, helper, kind):
     cases = []
     shapes = [
         ("partial_batch", 10, 3, 0.5, np.float32),
@@ -333,7 +341,7 @@ def _epoch_cases(function, helper, kind):
         ("batch_of_one", 4, 1, 0.2, np.float64),
     ]
     for name, n, batch, lr, dtype in shapes:
-        rng = _rng(function, name)
+        rng = _rng(seed, function, name)
         if function == "softmax_regression_epoch":
             X = rng.standard_normal((n, 5)).astype(dtype)
             args = [X, _labels(rng, n, 3), (0.1 * rng.standard_normal((5, 3))).astype(dtype)]
@@ -350,21 +358,56 @@ def _epoch_cases(function, helper, kind):
             kwargs["activation"] = "tanh"
         label = f"N={n}, batch={batch}, lr={lr}, {_name(dtype)}"
         cases.append(Case(name, label, args, kwargs, batch=batch, inplace=inplace))
-    # The probe case: the helper replaced by a fake gradient, the loop graded on its own.
-    base = cases[0]
-    probe = Case(
-        "probe",
-        base.label + f", {helper} replaced by a probe",
-        base.args,
-        base.kwargs,
-        batch=base.batch,
-        kind="probe",
-        weight=0.0,
-        inplace=base.inplace,
-        probe={"name": helper, "kind": kind},
-    )
-    probe.expected = simulate_probe_epoch(probe)
-    cases.append(probe)
+    # A probe case per case: the helper replaced by a fake gradient, the loop graded on its
+    # own on the same inputs, so a failure of the loop shows on the case where it happens.
+    for base in list(cases):
+        probe = Case(
+            base.name + PROBE_SUFFIX,
+            base.label + f", {helper} replaced by a probe",
+            base.args,
+            base.kwargs,
+            batch=base.batch,
+            kind="probe",
+            weight=0.0,
+            inplace=base.inplace,
+            probe={"name": helper, "kind": kind},
+        )
+        probe.expected = simulate_probe_epoch(probe)
+        cases.append(probe)
+    for base in [c for c in cases if c.kind == "values"]:
+        cases += _helper_cases(helper, base)
+    return cases
+
+
+def _helper_cases(helper: str, base: Case) -> list:
+    """The calls of ``helper`` an epoch case makes, one per minibatch, at the weights of the
+    reference's own epoch: they tell whether the helper is right on this case's batches."""
+    X, y = base.args[0], base.args[1]
+    nested = isinstance(base.args[2], list)
+    weights = [_copy(W) for W in (base.args[2] if nested else base.args[2:])]
+    lr, batch = base.kwargs["lr"], base.kwargs["batch"]
+    extra = {k: v for k, v in base.kwargs.items() if k == "activation"}
+    cases = []
+    for k, start in enumerate(range(0, X.shape[0], batch)):
+        current = [W.copy() for W in weights]
+        args = [X[start : start + batch].copy(), y[start : start + batch].copy()]
+        args += [current] if nested else current
+        case = Case(
+            f"{base.name}{HELPER_SUFFIX}{k}",
+            f"{helper} on minibatch {k + 1} of {base.label}",
+            args,
+            dict(extra),
+            batch=args[0].shape[0],
+            kind="helper",
+            weight=0.0,
+            function=helper,
+        )
+        case.expected = run_reference(helper, case)
+        order = sorted(case.expected, key=lambda key: [int(p) for p in key.split(".")[1:]])
+        grads = [case.expected[key] for key in order]
+        for W, g in zip(weights, grads, strict=True):
+            W -= lr * g
+        cases.append(case)
     return cases
 
 
@@ -391,28 +434,28 @@ def simulate_probe_epoch(case: Case, *, skip_last=False) -> dict:
     return {f"arg{2 + i}": W for i, W in enumerate(weights)}
 
 
-def _activation_cases(function):
+def _activation_cases(seed, function):
     cases = []
     for name, shape, dtype, unseen in [
         ("matrix", (4, 5), np.float32, False),
         ("vector_float64", (9,), np.float64, True),
         ("3d", (2, 3, 4), np.float32, True),
     ]:
-        rng = _rng(function, name)
+        rng = _rng(seed, function, name)
         Z = rng.standard_normal(shape).astype(dtype)
         Z.reshape(-1)[::4] = 0.0  # exact zeros: where the derivative's convention shows
         cases.append(Case(name, f"shape {shape}, {_name(dtype)}", [Z], unseen=unseen))
     return cases
 
 
-def _feature_cases(function):
+def _feature_cases(seed, function):
     cases = []
     for name, n, dtype in [
         ("small", 5, np.float32),
         ("float64", 8, np.float64),
         ("one_row", 1, np.float32),
     ]:
-        rng = _rng(function, name)
+        rng = _rng(seed, function, name)
         X = rng.standard_normal((n, 2)).astype(dtype)
         args = (
             [X] if function == "radial_features" else [X, rng.standard_normal((2, 6)).astype(dtype)]
@@ -421,12 +464,6 @@ def _feature_cases(function):
     return cases
 
 
-_COMPANIONS = {
-    "softmax_loss_grad_naive": ("losses", "softmax_loss_grad"),
-    "softmax_regression_grad_naive": ("linear", "softmax_regression_grad"),
-    "nn_gradients_naive": ("two_layer", "nn_gradients"),
-    "mlp_gradients_naive": ("mlp", "mlp_gradients"),
-}
 _EPOCH_HELPERS = {
     "softmax_regression_epoch": ("softmax_regression_grad", "theta"),
     "nn_epoch": ("nn_gradients", "two_layer"),
@@ -434,51 +471,110 @@ _EPOCH_HELPERS = {
 }
 
 
-def _cases_for(task: Task) -> list:
+def _cases_for(task: Task, seed: int) -> list:
     f = task.function
     if task.module == "losses" or f == "softmax_loss_grad_naive":
-        return _losses_spec(task)
+        return _losses_spec(seed, task)
     if f.startswith("softmax_regression_grad"):
-        return _regression_grad_cases(f)
+        return _regression_grad_cases(seed, f)
     if f.startswith("nn_gradients"):
-        return _nn_grad_cases(f)
+        return _nn_grad_cases(seed, f)
     if f in _EPOCH_HELPERS:
-        return _epoch_cases(f, *_EPOCH_HELPERS[f])
+        return _epoch_cases(seed, f, *_EPOCH_HELPERS[f])
     if f.startswith("mlp_"):
-        return _mlp_cases(f)
+        return _mlp_cases(seed, f)
     if task.module == "activations":
-        return _activation_cases(f)
-    return _feature_cases(f)
+        return _activation_cases(seed, f)
+    return _feature_cases(seed, f)
+
+
+def _numeric_agrees(function: str, case: Case) -> bool:
+    """Whether the reference's own gradient matches the central differences of ``case``
+    (a draw that lands next to a kink of ReLU would fail a correct student)."""
+    from .diagnose import close
+
+    got = run_reference(function, case)
+    return all(close(got[k], want, 1e-5, 1e-8) for k, want in case.expected.items())
+
+
+def _build_cases(task: Task, seed: int) -> list:
+    for attempt in range(8):
+        cases = _cases_for(task, seed + attempt * 7919)
+        numeric = [c for c in cases if c.kind == "numeric"]
+        if all(_numeric_agrees(task.function, c) for c in numeric):
+            return cases
+    raise RuntimeError(f"no usable numeric case for {task.function} from seed {seed}")
 
 
 @cache
-def task_specs() -> tuple:
-    """Every task's cases with reference outputs, built once per process."""
+def task_specs(seed: int = SEED) -> tuple:
+    """Every task's cases with reference outputs, built once per process and seed.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative, below 2**64. Grading draws a fresh one per run (see ``grade.py``), so a
+        table of answers keyed by inputs seen before scores nothing; the record keeps it, so
+        a grade can be reproduced.
+    """
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     specs = []
     for task in TASKS:
-        cases = _cases_for(task)
+        cases = _build_cases(task, seed)
         for case in cases:
             if case.kind == "values":
                 case.expected = run_reference(task.function, case)
         modules = {task.module}
-        companion = companion_module = None
-        if task.function in _COMPANIONS:
-            companion_module, companion = _COMPANIONS[task.function]
-            modules.add(companion_module)
-            for case in [c for c in cases if c.kind == "values"]:
-                cases.append(
-                    Case(
-                        case.name + "~vec",
-                        case.label,
-                        case.args,
-                        case.kwargs,
-                        batch=case.batch,
-                        kind="companion",
-                        weight=0.0,
-                        function=companion,
-                    )
-                )
         if task.module in ("mlp", "naive") or task.function == "mlp_gradients_naive":
             modules.add("mlp")  # MLPCache arguments are built from the student's class
-        specs.append(TaskSpec(task, tuple(sorted(modules)), cases, companion, companion_module))
+        specs.append(TaskSpec(task, tuple(sorted(modules)), cases))
     return tuple(specs)
+
+
+# ---------------------------------------------------------------------------- output names
+
+_RETURN_NAMES = {
+    "softmax": "S",
+    "log_softmax": "log S",
+    "softmax_loss": "the loss",
+    "softmax_loss_grad": "dZ",
+    "softmax_loss_grad_naive": "dZ",
+    "softmax_regression_grad": "dtheta",
+    "softmax_regression_grad_naive": "dtheta",
+    "radial_features": "the features",
+    "random_relu_features": "the features",
+    "relu": "ReLU(Z)",
+    "relu_grad": "ReLU'(Z)",
+}
+_TUPLE_NAMES = {
+    "nn_gradients": ("dW1", "dW2"),
+    "nn_gradients_naive": ("dW1", "dW2"),
+    "mlp_forward": ("logits", "cache"),
+}
+_CACHE_FIELDS = ("inputs", "preactivations")
+
+
+def output_label(function: str, flat: str) -> str:
+    """The name a student knows an output by: ``return.0`` of nn_gradients is ``dW1``,
+    ``arg2`` of nn_epoch is ``W1``, ``return.1`` of mlp_backward is ``dW2``."""
+    parts = flat.split(".")
+    head, rest = parts[0], [int(p) for p in parts[1:] if p.isdigit()]
+    if head.startswith("arg"):
+        index = int(head[3:])
+        params = list(inspect.signature(getattr(nnlib, function)).parameters)
+        name = params[index] if index < len(params) else head
+        if name == "weights" and rest:
+            return f"W{rest[0] + 1}"
+        return name
+    if function in _RETURN_NAMES and not rest:
+        return _RETURN_NAMES[function]
+    if function in ("mlp_backward", "mlp_gradients", "mlp_gradients_naive") and len(rest) == 1:
+        return f"dW{rest[0] + 1}"
+    names = _TUPLE_NAMES.get(function)
+    if names and rest and rest[0] < len(names):
+        if names[rest[0]] == "cache" and len(rest) == 3 and rest[1] < len(_CACHE_FIELDS):
+            return f"cache.{_CACHE_FIELDS[rest[1]]}[{rest[2]}]"
+        if len(rest) == 1:
+            return names[rest[0]]
+    return "the result" if flat == "return" else flat

@@ -5,24 +5,81 @@ dies or hangs inside a task, that task fails with the reason and a *fresh* child
 copy of the submission) runs the tasks after it, so a crash costs only the task it happened
 in. Every task is judged on its own outputs; the composite epochs are also run with their
 gradient helper replaced by a probe, so a wrong helper is not charged twice.
+
+The hidden inputs come from a seed drawn afresh for each grading run (``secrets``), kept in
+every record with the fingerprint of what else decides a grade — the grader's own source,
+the reference ``nnlib`` and numpy's version — so a grade can be reproduced (``--seed``) and a
+change of grader or reference is noticed on the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
+
+import numpy as np
+
+import nnlib
 
 from .cases import task_specs
 from .child_output import Budget
-from .compare import CRASH, crashed_result, judge_task, read_case
+from .compare import CRASH, crashed_result, judge_all, read_case
 from .sandbox import Limits, Sandbox
-from .submission import SubmissionError, copy_package, student_id
+from .submission import SubmissionError, read_package, student_id, write_package
 from .workspace import prepare_sandbox, write_inputs
 
-GRADER_VERSION = "1"
+GRADER_DIR = Path(__file__).resolve().parent
+REFERENCE_DIR = Path(nnlib.__file__).resolve().parent
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            rel = path.relative_to(folder).as_posix()
+            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@cache
+def grader_fingerprint() -> dict:
+    """What decides a grade besides the student's code and the seed: the grader's source
+    (cases, comparison, sandbox, ...), the reference ``nnlib`` and numpy's version."""
+    return {
+        "grader": _tree_digest(GRADER_DIR),
+        "reference": _tree_digest(REFERENCE_DIR),
+        "numpy": np.__version__,
+    }
+
+
+def grader_version() -> str:
+    """A short name of :func:`grader_fingerprint`, shown to students."""
+    text = "/".join(f"{k}={v}" for k, v in sorted(grader_fingerprint().items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def new_seed() -> int:
+    """A fresh seed for the hidden inputs of one grading run."""
+    return secrets.randbits(63)
+
+
+def printed_summary(text: str) -> str:
+    """What a student is told about their code's printed output: its size, never its text
+    (a stub that prints its arguments would otherwise read the hidden inputs back)."""
+    if not text.strip():
+        return ""
+    lines = text.count("\n") + 1
+    return (
+        f"Your code printed {lines} line(s) while running the hidden cases. They are not "
+        "shown, because they could show the hidden inputs; print in the visible checks or "
+        "tests instead."
+    )
 
 
 def _scratch_root() -> str | None:
@@ -45,15 +102,25 @@ class Grader:
     limits : Limits, optional
     slot : int
         The worker's slot, where the search for its unprivileged user id starts.
+    seed : int, optional
+        The seed of the hidden inputs; a fresh one when not given.
     private : sequence of Path
         Folders the child must not read (the submissions, the output); in ``uid`` mode the
         grader refuses to start while one of them is readable by every user.
     """
 
-    def __init__(self, mode: str = "auto", limits: Limits | None = None, slot: int = 0, private=()):
+    def __init__(
+        self,
+        mode: str = "auto",
+        limits: Limits | None = None,
+        slot: int = 0,
+        seed: int | None = None,
+        private=(),
+    ):
         self.sandbox = Sandbox(mode, limits, private)
         self.slot = slot
-        self.specs = task_specs()
+        self.seed = new_seed() if seed is None else int(seed)
+        self.specs = task_specs(self.seed)
         self.work = Path(tempfile.mkdtemp(prefix="nnlib-grader-", dir=_scratch_root()))
         self.work.chmod(0o711)  # children may pass through, never list it
         self.inputs = self.work / "inputs"
@@ -75,20 +142,28 @@ class Grader:
         record = {
             "student": student_id(submission),
             "submission": str(submission),
-            "grader_version": GRADER_VERSION,
+            "grader_version": grader_version(),
+            "grader_fingerprint": grader_fingerprint(),
+            "seed": self.seed,
             "sandbox": self.sandbox.mode,
             "max_score": float(sum(s.task.points for s in self.specs)),
+            "status": "graded",
         }
         scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=self.work))
         try:
             package = scratch / "nnlib"
             try:
-                record["fingerprint"] = copy_package(submission, package, scratch / "unpacked")
+                found = read_package(submission)
+                write_package(found, package)
             except SubmissionError as exc:
                 record.update(score=0.0, error=str(exc), tasks=[], attempts=0)
+                record["status"] = f"error: {exc}"
                 return record
+            record["fingerprint"] = found.digest()
+            record["package"] = found.where
+            record["submission_notes"] = found.notes
             results, attempts, output = self._run_all(package, scratch)
-            tasks = [judge_task(spec, results[spec.task.function]) for spec in self.specs]
+            tasks = judge_all(self.specs, results)
             record["score"] = round(sum(t.score for t in tasks), 2)
             record["tasks"] = [
                 {
@@ -101,7 +176,8 @@ class Grader:
                 for t in tasks
             ]
             record["attempts"] = attempts
-            record["output"] = output
+            record["printed"] = output  # for the instructor; students see printed_summary
+            record["output"] = printed_summary(output)
             record["seconds"] = round(time.monotonic() - started, 3)
             return record
         finally:

@@ -26,7 +26,9 @@ def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        # A file name that is not UTF-8 (kept by Python as lone surrogates) is written as
+        # "?", never allowed to stop the run.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -50,8 +52,13 @@ def load_record(out_dir: Path, student: str) -> dict | None:
         return None
 
 
-def _code(text: str) -> str:
-    return "\n```text\n" + text.replace("```", "'''") + "\n```\n"
+def status(record: dict) -> str:
+    """``graded``, or why the submission was not graded: ``error: ...`` (the submission's
+    fault) or ``grader error: ...`` (graded again on the next run); the ``status`` column of
+    the class CSV."""
+    if record.get("status"):
+        return record["status"]
+    return "error: " + record["error"] if record.get("error") else "graded"
 
 
 def feedback_markdown(record: dict) -> str:
@@ -59,13 +66,22 @@ def feedback_markdown(record: dict) -> str:
     lines = [f"# Library grade for {record['student']}", ""]
     if record.get("error"):
         lines += [
-            f"**Score: {record['score']:g} / {record['max_score']:g}**",
+            f"**Score: {record['score']:g} / {record['max_score']:g}** — not graded",
             "",
             f"Your submission could not be graded: {record['error']}",
             "",
         ]
-        return "\n".join(lines)
+        if record.get("grader_error"):
+            lines += [
+                "This is a problem of the grader, not of your code; it will be graded again.",
+                "",
+            ]
+        lines += [f"- {note}" for note in record.get("submission_notes", [])]
+        return "\n".join(lines) + "\n"
     lines += [f"**Score: {record['score']:g} / {record['max_score']:g}**", ""]
+    if record.get("submission_notes"):
+        lines += [f"Graded `{record.get('package', 'nnlib')}/`. Not graded:", ""]
+        lines += [f"- {note}" for note in record["submission_notes"]] + [""]
     lines += ["| task | notebook | score |", "|---|---|---|"]
     for task in record["tasks"]:
         notebook = TASKS_BY_FUNCTION[task["function"]].notebook
@@ -90,12 +106,12 @@ def feedback_markdown(record: dict) -> str:
             lines.append(f"- {note}")
         lines.append("")
     if record.get("output"):
-        lines += ["## What your code printed (first lines)", _code(record["output"][:3000])]
+        lines += ["## What your code printed", "", record["output"], ""]
     lines += [
         "",
         f"_Graded in a sandbox ({record['sandbox']}), grader version "
-        f"{record['grader_version']}. Run a task's visible tests with "
-        "`pytest -m task_<function>`._",
+        f"{record['grader_version']}, hidden inputs drawn afresh for this run. Run a "
+        "task's visible tests with `pytest -m task_<function>`._",
         "",
     ]
     return "\n".join(lines)
@@ -120,7 +136,10 @@ def load_records(out_dir: Path) -> list[dict]:
 
 
 def grades_csv(records: list[dict]) -> str:
-    """The class CSV: one row per student, the total and every task's score."""
+    """The class CSV: one row per student, the total, the status and every task's score.
+
+    A record needs only ``student``, ``score``, ``max_score`` and ``tasks`` (possibly empty);
+    a student whose submission was not graded has status ``error: <why>``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -133,15 +152,17 @@ def grades_csv(records: list[dict]) -> str:
                 record["student"],
                 f"{record['score']:g}",
                 f"{record['max_score']:g}",
-                "error: " + record["error"] if record.get("error") else "graded",
+                status(record),
                 *(f"{scores.get(t.function, 0.0):g}" for t in TASKS),
             ]
         )
     return buffer.getvalue()
 
 
-def write_csv(out_dir: Path) -> Path:
-    """Rewrite ``grades.csv`` from every record in ``out_dir``."""
+def write_csv(out_dir: Path, extra: list[dict] = ()) -> Path:
+    """Rewrite ``grades.csv`` from every record in ``out_dir`` and the ``extra`` records of
+    students that have no folder there (an id that cannot name one)."""
     path = Path(out_dir) / CSV_NAME
-    atomic_write(path, grades_csv(load_records(out_dir)))
+    records = sorted([*load_records(out_dir), *extra], key=lambda r: r["student"])
+    atomic_write(path, grades_csv(records))
     return path
