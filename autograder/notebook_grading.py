@@ -344,7 +344,8 @@ def grade(
         try:
             futures = [
                 pool.submit(autograde_student, course, student, names, Path(scratch_root), threads)
-                for student, names in todo.items()
+                # the students with the most notebooks first, so that no long one starts last
+                for student, names in sorted(todo.items(), key=lambda item: -len(item[1]))
             ]
             for future in concurrent.futures.as_completed(futures):
                 result = future.result()
