@@ -89,7 +89,7 @@ def _db_url(path: Path) -> str:
 
 
 def _gradebook(course: Path) -> Path:
-    path = Path(course) / GRADEBOOK
+    path = (Path(course) / GRADEBOOK).absolute()
     if not path.is_file():
         raise GradingError(
             f"no gradebook at {path}: run `make release` from the kit root first (it records "

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -296,7 +297,9 @@ def test_commands_run_elsewhere_fail_naming_the_folder(kit, tmp_path):
             timeout=120,
         )
         assert result.returncode != 0
-        assert "no gradebook at grading/gradebook.db" in result.stderr, result.stderr
+        assert f"no gradebook at {tmp_path / 'grading' / 'gradebook.db'}" in result.stderr, (
+            result.stderr
+        )
     assert not (tmp_path / "grading").exists(), "a command created an empty course folder"
     (tmp_path / "empty.csv").write_text(
         "assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,"
@@ -313,3 +316,31 @@ def test_commands_run_elsewhere_fail_naming_the_folder(kit, tmp_path):
     )
     assert result.returncode != 0 and "empty.csv holds no grades" in result.stderr
     assert not (tmp_path / "class.csv").exists()
+
+
+def test_make_formgrader_allows_root_only_when_run_as_root(tmp_path):
+    """``jupyter lab`` refuses to start as root without ``--allow-root``: CI and servers run
+    as root, instructors on a laptop do not. Checked with ``make -n`` (nothing started)."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    folder.chmod(0o755)
+    tmp_path.chmod(0o755)
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copyfile(ROOT / name, folder / name)
+        (folder / name).chmod(0o644)
+    users = [[]]
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        users.append(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    for prefix in users:
+        dry = subprocess.run(
+            [*prefix, "make", "-n", "formgrader", "PORT=9999"],
+            cwd=folder,
+            env=make_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert dry.returncode == 0, dry.stderr
+        root = os.geteuid() == 0 and not prefix
+        assert ("--allow-root" in dry.stdout) == root, dry.stdout
+        assert "jupyter lab --LabApp.default_url=/formgrader" in dry.stdout
+        assert "--port=9999" in dry.stdout
