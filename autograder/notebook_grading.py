@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,14 +268,19 @@ def autograde_student(
 def merge_result(course: Path, result: Result) -> None:
     """Copy a student's autograde into the course's gradebook and ``autograded/`` folder."""
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
     graded = [name for name in result.assignments if result.graded(name)]
     if not graded:
         return
     with (
+        # nbgrader's add_submission sets off SQLAlchemy autoflush warnings (autograde prints
+        # them too); they say nothing about this merge
+        warnings.catch_warnings(),
         Gradebook(_db_url(result.scratch / GRADEBOOK), COURSE_ID) as scratch_gb,
         Gradebook(_db_url(Path(course) / GRADEBOOK), COURSE_ID) as gb,
     ):
+        warnings.simplefilter("ignore", SAWarning)
         try:
             gb.find_student(result.student)
         except MissingEntry:
@@ -350,11 +356,16 @@ def grade(
             for future in concurrent.futures.as_completed(futures):
                 result = future.result()
                 (logs / f"{result.student}.log").write_text(result.log, encoding="utf-8")
-                merge_result(course, result)
+                try:
+                    merge_result(course, result)
+                    problem = ""
+                except Exception as exc:  # one student's records must not stop the others
+                    problem = f"error: its grades could not be recorded: {exc!r}"[:300]
+                    result.done = []
                 entry = state.setdefault(result.student, {})
                 for name in result.assignments:
                     ok = result.graded(name)
-                    status = "graded" if ok else "error: " + _error_lines(result.log)
+                    status = "graded" if ok else problem or "error: " + _error_lines(result.log)
                     entry[name] = {"fingerprint": result.fingerprints[name], "status": status}
                     statuses.setdefault(result.student, {})[name] = status
                 save_state(course, state)

@@ -4,8 +4,10 @@ a class CSV in which nothing that could not be graded passes for a plain zero.""
 
 import json
 import os
+import sys
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,74 @@ def test_merge_refuses_a_wrong_or_empty_file(tmp_path):
     _write(tmp_path / "nolib.csv", LIBRARY_CSV.split("\n")[0] + "\n")
     with pytest.raises(MergeError, match=r"nolib\.csv holds no grades"):
         merge(tmp_path / "nb.csv", tmp_path / "nolib.csv")
+
+
+# ------------------------------------------------------- notebook grades into the gradebook
+
+
+@pytest.fixture(autouse=True)
+def _alembic_on_path(monkeypatch):
+    """nbgrader sets up a new gradebook with the "alembic" command beside this Python."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def _gradebook(path, student=None, auto=None, manual=None, when=None):
+    """A gradebook with one assignment ``a`` (notebook ``a``: code cell ``c``, written ``w``)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{path}", "manual-neural-networks") as gb:
+        gb.add_assignment("a")
+        gb.add_notebook("a", "a")
+        gb.add_grade_cell("c", "a", "a", max_score=3, cell_type="code")
+        gb.add_grade_cell("w", "a", "a", max_score=2, cell_type="markdown")
+        gb.add_solution_cell("w", "a", "a")
+        if student:
+            gb.add_student(student)
+            gb.add_submission("a", student, timestamp=when)
+            code = gb.find_grade("c", "a", "a", student)
+            code.auto_score = auto
+            written = gb.find_grade("w", "a", "a", student)
+            written.manual_score = manual
+            gb.find_comment("w", "a", "a", student).manual_comment = "kept" if manual else None
+            gb.db.commit()
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission
+def test_a_regraded_student_keeps_the_manual_score_and_gets_the_new_automatic_one(tmp_path):
+    from nbgrader.api import Gradebook
+
+    from autograder.notebook_grading import Result, merge_result
+
+    course = tmp_path / "course"
+    course.mkdir()
+    _gradebook(course / "gradebook.db", "ann", auto=3, manual=1.5, when="2026-11-20 10:00:00")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    _gradebook(scratch / "gradebook.db", "ann", auto=0, manual=None, when="2026-11-22 09:00:00")
+    graded = scratch / "autograded" / "ann" / "a" / "a.ipynb"
+    graded.parent.mkdir(parents=True)
+    graded.write_text("{}")
+    merge_result(course, Result("ann", ["a"], scratch, done=["a"]))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "manual-neural-networks") as gb:
+        sub = gb.find_submission("a", "ann")
+        assert str(sub.timestamp) == "2026-11-22 09:00:00", "the resubmission's time"
+        code = gb.find_grade("c", "a", "a", "ann")
+        written = gb.find_grade("w", "a", "a", "ann")
+        assert code.auto_score == 0, "the new automatic score replaces the old one"
+        assert written.manual_score == 1.5, "a manual score must survive a regrade"
+        assert written.needs_manual_grade, "a kept manual score is flagged for review"
+        assert gb.find_comment("w", "a", "a", "ann").manual_comment == "kept"
+        assert sub.score == 1.5
+    assert (course / "autograded" / "ann" / "a" / "a.ipynb").read_text() == "{}"
+
+
+def test_export_refuses_a_gradebook_without_a_graded_submission(tmp_path):
+    from autograder.notebook_grading import GradingError, export
+
+    course = tmp_path / "course"
+    course.mkdir()
+    _gradebook(course / "gradebook.db")
+    with pytest.raises(GradingError, match="holds no graded submission"):
+        export(course)
+    assert not (course / "nbgrader_grades.csv").exists()

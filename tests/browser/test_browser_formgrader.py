@@ -105,6 +105,11 @@ def graded_kit(tmp_path_factory) -> Path:
     return kit
 
 
+def _saves(response, path: str) -> bool:
+    """True for the formgrader's request that stores a grade or a comment."""
+    return path in response.url and response.request.method == "PUT"
+
+
 def _written_scores(kit: Path) -> dict[str, tuple[float | None, str | None]]:
     """``{cell: (manual score, manual comment)}`` of the student's written answers."""
     from nbgrader.api import Gradebook
@@ -149,12 +154,20 @@ def test_a_written_answer_scored_in_the_formgrader_reaches_the_class_csv(
             cell_id = answer.locator("input.score").get_attribute("id")
             maximum = float(answer.locator(".scoring-buttons + span").inner_text().split("/")[1])
             given = maximum / 2
-            answer.locator("input.score").fill(f"{given:g}")
-            answer.locator("input.score").press("Tab")
-            answer.locator(".score-saved").wait_for(state="visible", timeout=30_000)
-            answer.locator("textarea.comment").fill(COMMENT)
-            answer.locator("textarea.comment").press("Tab")
-            answer.locator(".comment-saved").wait_for(state="visible", timeout=30_000)
+            score_box, comment_box = (
+                answer.locator("input.score"),
+                answer.locator("textarea.comment"),
+            )
+            score_box.fill(f"{given:g}")
+            with page.expect_response(lambda r: _saves(r, "/api/grade/"), timeout=30_000) as saved:
+                score_box.press("Tab")  # the formgrader saves a score when it changes
+            assert saved.value.ok, f"saving the score failed: {saved.value.status}"
+            comment_box.fill(COMMENT)
+            with page.expect_response(
+                lambda r: _saves(r, "/api/comment/"), timeout=30_000
+            ) as saved:
+                comment_box.press("Tab")
+            assert saved.value.ok, f"saving the comment failed: {saved.value.status}"
             page.screenshot(path=str(artifacts / "formgrader-2-scored.png"), full_page=False)
         finally:
             context.close()
