@@ -12,7 +12,8 @@ that ``make release`` writes:
 - ``erin``: the reference library and notebook 03, zipped inside a folder ``my-work/``.
 
 Then carol resubmits notebook 02 (unanswered this time, later) and the same commands regrade
-her and nobody else. Commands that would write an empty result fail, naming the folder.
+her and nobody else; a second release keeps every grade, and ``make clean`` keeps the term.
+Commands that would write an empty result fail, naming the folder.
 """
 
 from __future__ import annotations
@@ -255,6 +256,11 @@ def test_the_readme_instructor_commands_grade_a_class_of_five(kit):
     merged = {r["student_id"]: r for r in rows(kit / "grading" / "class_grades.csv")}
     assert merged["carol"]["submitted_at"] == "2030-01-02T03:04:05+00:00"
     assert float(merged["carol"]["notebooks_score"]) == 0
+
+    # ---- releasing again (a fixed typo, a new hidden test) keeps every grade
+    before = code_scores(kit)
+    make(kit, run["release"])
+    assert code_scores(kit) == before
 
     # ---- make clean keeps the term
     make(kit, "make clean")
