@@ -348,13 +348,20 @@ def grade(
     with tempfile.TemporaryDirectory(prefix=".autograde-", dir=course) as scratch_root:
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
         try:
-            futures = [
-                pool.submit(autograde_student, course, student, names, Path(scratch_root), threads)
+            futures = {
+                pool.submit(
+                    autograde_student, course, student, names, Path(scratch_root), threads
+                ): (student, names)
                 # the students with the most notebooks first, so that no long one starts last
                 for student, names in sorted(todo.items(), key=lambda item: -len(item[1]))
-            ]
+            }
             for future in concurrent.futures.as_completed(futures):
-                result = future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:  # the scratch copy failed: a disk or permission error
+                    student, names = futures[future]
+                    result = Result(student, names, Path(scratch_root) / "-", log=repr(exc))
+                    result.fingerprints = {name: "" for name in names}
                 (logs / f"{result.student}.log").write_text(result.log, encoding="utf-8")
                 try:
                     merge_result(course, result)

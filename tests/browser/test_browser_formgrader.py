@@ -136,6 +136,8 @@ def test_a_written_answer_scored_in_the_formgrader_reaches_the_class_csv(
     log = RequestLog()
     with server, timed("formgrader: score one written answer"):
         context = new_recorded_context(browser, log)
+        # the formgrader's pages call its API without the token: send it with every request
+        context.set_extra_http_headers({"Authorization": f"token {server.token}"})
         page = context.new_page()
         try:
             page.goto(server.url(f"formgrader/gradebook/{NOTEBOOK}/{NOTEBOOK}"))
@@ -169,6 +171,9 @@ def test_a_written_answer_scored_in_the_formgrader_reaches_the_class_csv(
                 comment_box.press("Tab")
             assert saved.value.ok, f"saving the comment failed: {saved.value.status}"
             page.screenshot(path=str(artifacts / "formgrader-2-scored.png"), full_page=False)
+        except BaseException:
+            page.screenshot(path=str(artifacts / "formgrader-failed.png"))
+            raise
         finally:
             context.close()
     assert log.external == [], f"the formgrader asked for {log.external_hosts()}"
