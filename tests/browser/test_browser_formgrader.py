@@ -35,7 +35,7 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOK = NOTEBOOKS[0]
 STUDENT = "alice"
-COMMENT = "Right idea; say why the maximum is subtracted before exp."
+COMMENT = "Right about log C; say what a first loss of 25 means for the predictions."
 COURSE_ID = "manual-neural-networks"
 CDN = "cdnjs.cloudflare.com"
 
