@@ -62,19 +62,51 @@ release-notebooks: $(STAMP)  ## regenerate notebooks/ from solutions/ with nbgra
 book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/book/
 	$(PY) scripts/build_book.py --out build/book
 
-# ---- autograder: student bundle, library grading, Gradescope export
+# ---- the instructor's term: release, collect, grade, formgrader, export, merge
+# Everything a term produces lives in grading/ (the nbgrader course folder: gradebook.db,
+# submitted/, autograded/; library/ for the library grades; the CSVs), which `make clean` keeps.
+# nbgrader reads nbgrader_config.py from the folder it runs in: these targets run from the kit
+# root, where that file points nbgrader at grading/.
+.PHONY: collect grade-notebooks formgrader export merge bench-notebooks
+COURSE      := grading
 SUBMISSIONS ?=
-OUT         ?= build/grades
-JOBS        ?= 2
+TIMESTAMPS  ?=
+OUT         ?= $(COURSE)/library
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+PORT        ?= 8888
+ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-release: $(STAMP)  ## build the student bundle: build/student/ and build/student.zip
-	@$(MAKE) -q release-notebooks >/dev/null 2>&1; if [ $$? -ne 2 ]; then $(MAKE) release-notebooks; fi
+release: $(STAMP)  ## student bundle (build/student, .zip) and the gradebook grading/gradebook.db
+	$(PY) scripts/release_notebooks.py --gradebook $(COURSE)/gradebook.db
 	$(PY) -m autograder.bundle build/student
 
-grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=build/grades JOBS=2]
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=build/grades] [JOBS=2]"; exit 2; }
+collect: $(STAMP)  ## notebooks into grading/submitted: make collect SUBMISSIONS=dir [TIMESTAMPS=csv]
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make collect SUBMISSIONS=folder [TIMESTAMPS=times.csv]"; exit 2; }
+	$(PY) -m autograder.collect "$(SUBMISSIONS)" --course $(COURSE) $(if $(TIMESTAMPS),--timestamps "$(TIMESTAMPS)")
+
+grade-notebooks: $(STAMP)  ## nbgrader autograde of new/changed notebooks, in parallel [JOBS=n FORCE=1]
+	$(PY) -m autograder.notebook_grading grade --course $(COURSE) --jobs $(JOBS) $(if $(FORCE),--force)
+
+formgrader: $(STAMP)  ## grade written answers by hand: nbgrader's formgrader in JupyterLab [PORT=8888]
+	@test -f $(COURSE)/gradebook.db || { echo "no gradebook in $(COURSE)/: run make release first"; exit 2; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab --LabApp.default_url=/formgrader \
+		--port=$(PORT) --ServerApp.port_retries=0 $(ROOT_FLAG)
+
+export: $(STAMP)  ## write grading/nbgrader_grades.csv from the gradebook (fails if nothing is graded)
+	$(PY) -m autograder.notebook_grading export --course $(COURSE)
+
+merge: $(STAMP)  ## one row per student: grading/class_grades.csv (notebooks, library, time, status)
+	$(PY) -m autograder.merge $(COURSE)/nbgrader_grades.csv $(OUT)/grades.csv \
+		--submissions $(COURSE)/submissions.csv --out $(COURSE)/class_grades.csv
+
+bench-notebooks: $(STAMP)  ## seconds per student of notebook grading with 1 and 2 jobs
+	$(PY) scripts/bench_notebooks.py
+
+grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=grading/library JOBS=n]
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=grading/library] [JOBS=2]"; exit 2; }
 	$(PY) -m autograder.grader.cli "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS)
 
+# ---- Gradescope export and the grader's corpus
 gradescope: $(STAMP)  ## write the Gradescope autograder build/gradescope/autograder.zip
 	$(PY) -m autograder.gradescope build build/gradescope/autograder.zip
 
@@ -95,5 +127,8 @@ bench-torch: $(STAMP)  ## install the optional torch==2.13.0 (CPU) into .venv, t
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	$(MAKE) bench
 
-clean:  ## remove build outputs (keeps .venv)
-	rm -rf build .pytest_cache .ruff_cache .hypothesis
+# Grades are never cleaned: grading/ is not touched, and build/grades (nnlib-grade's default
+# output folder) is kept.
+clean:  ## remove build outputs (keeps .venv, grading/ and build/grades)
+	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name grades -exec rm -rf {} +; fi
+	rm -rf .pytest_cache .ruff_cache .hypothesis

@@ -1,4 +1,5 @@
-"""Build the student bundle: notebooks, the stubbed ``nnlib``, visible tests, README, install.
+"""Build the student bundle: notebooks, the stubbed ``nnlib``, visible tests, README, install,
+and ``submit.py``, which zips exactly what is graded.
 
     python -m autograder.bundle build/student        # also writes build/student.zip
 
@@ -139,7 +140,7 @@ def build_bundle(
     else:
         (dest / "notebooks").mkdir()
     shutil.copytree(STUDENT_TESTS, dest / "tests", ignore=ignore)
-    for name in ("README.md", "pyproject.toml"):
+    for name in ("README.md", "pyproject.toml", "submit.py"):
         shutil.copyfile(TEMPLATE / name, dest / name)
     leaks = leaked_lines(dest, secret_lines(package, solutions))
     if leaks:

@@ -1,15 +1,24 @@
-"""Merge nbgrader's exported grades with the library grades into one class CSV.
+"""Merge the notebook grades with the library grades into one class CSV.
 
-    nbgrader export --to nbgrader_grades.csv          # in the nbgrader course folder
-    nnlib-merge-grades nbgrader_grades.csv build/grades/grades.csv --out class_grades.csv
+    make merge      # grading/nbgrader_grades.csv + grading/library/grades.csv + the collect times
+    nnlib-merge-grades NOTEBOOKS_CSV LIBRARY_CSV [--submissions grading/submissions.csv]
+                       [--out grading/class_grades.csv]
 
-nbgrader's CSV has one row per (assignment, student) with ``student_id``, names, e-mail,
-``score`` (after late penalties) and ``max_score``; the library CSV (``nnlib-grade``) has one
-row per student with ``library_score`` and ``library_max``. A library submission's id is its
-folder or zip name, so name submission folders by nbgrader student id. The class CSV has
-one row per student present in either file: names, each notebook's score, the notebook
-total, the library score and the grand total, plus a ``missing`` column naming what a
-student did not hand in (counted as zero).
+The notebook CSV has one row per (assignment, student) with ``student_id``, names, e-mail,
+``timestamp``, ``score`` (after late penalties) and ``max_score``: ``make export`` writes it
+with a ``status`` column (``graded``, ``needs manual grading``, ``not submitted``, ``error:
+...``); ``nbgrader export``'s file works too, where a row without a timestamp and with a zero
+score counts as not submitted. The library CSV (``nnlib-grade``) has one row per student with
+``library_score``, ``library_max`` and ``status`` (``graded`` or ``error: ...``). A library
+submission's id is its folder or zip name, so name submission folders by nbgrader student id.
+The submissions CSV (``make collect``) gives each submission's time and collect status.
+
+The class CSV has one row per student present in any file: names, each notebook's score, the
+notebook total, the library score and the grand total; ``submitted_at`` (the collected time,
+for a late policy); ``missing``, naming every part that counts as zero because it was not
+handed in or could not be graded; and ``status``, saying why for each part that was not
+graded or still needs manual grading. An empty notebook or library CSV is refused: it would
+give every student zero.
 """
 
 from __future__ import annotations
@@ -22,13 +31,14 @@ from pathlib import Path
 
 NBGRADER_COLUMNS = {"assignment", "student_id", "score", "max_score"}
 LIBRARY_COLUMNS = {"student", "library_score", "library_max"}
+SUBMISSIONS_COLUMNS = {"student_id", "submitted_at", "status"}
 
 
 class MergeError(ValueError):
     """An input CSV is missing or does not have the expected columns."""
 
 
-def _read(path: Path, required: set, what: str) -> list[dict]:
+def _read(path: Path, required: set, what: str, allow_empty: bool = False) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise MergeError(f"{what} CSV not found: {path}")
@@ -39,7 +49,24 @@ def _read(path: Path, required: set, what: str) -> list[dict]:
             raise MergeError(
                 f"{path} does not look like the {what} CSV: missing column(s) {sorted(missing)}"
             )
-        return list(reader)
+        rows = list(reader)
+    if not rows and not allow_empty:
+        raise MergeError(
+            f"{path} holds no grades (only a header): merging it would give every student zero; "
+            "grade first (make grade-notebooks, make export / make grade)"
+        )
+    return rows
+
+
+def _notebook_status(row: dict) -> str:
+    """``graded``, ``needs manual grading``, ``not submitted`` or ``error: ...`` of a row."""
+    status = (row.get("status") or "").strip()
+    if status:
+        return status
+    # nbgrader's own export: a submission has a timestamp (collect writes one) or a score
+    if not (row.get("timestamp") or "").strip() and _number(row.get("raw_score") or "0", "") == 0:
+        return "not submitted"
+    return "graded"
 
 
 def _number(value: str, where: str) -> float:
@@ -49,27 +76,43 @@ def _number(value: str, where: str) -> float:
         raise MergeError(f"{where}: not a number: {value!r}") from exc
 
 
-def merge(nbgrader_csv: Path, library_csv: Path) -> str:
+def merge(nbgrader_csv: Path, library_csv: Path, submissions_csv: Path | None = None) -> str:
     """The merged class CSV as text (rows sorted by student id)."""
-    nb_rows = _read(nbgrader_csv, NBGRADER_COLUMNS, "nbgrader export")
+    nb_rows = _read(nbgrader_csv, NBGRADER_COLUMNS, "notebook grades (make export)")
     lib_rows = _read(library_csv, LIBRARY_COLUMNS, "library grades")
+    collected = {}
+    if submissions_csv is not None:
+        for row in _read(submissions_csv, SUBMISSIONS_COLUMNS, "submissions (make collect)"):
+            collected[row["student_id"]] = row
     assignments = sorted({row["assignment"] for row in nb_rows})
     maxima, students, library = {}, {}, {}
     for row in nb_rows:
         sid = row["student_id"]
-        info = students.setdefault(sid, {"scores": {}})
+        info = students.setdefault(sid, {"scores": {}, "notes": []})
         for key in ("first_name", "last_name", "email"):
             if row.get(key):
                 info[key] = row[key]
         where = f"{nbgrader_csv}: {sid}/{row['assignment']}"
-        info["scores"][row["assignment"]] = _number(row["score"], where)
         maxima[row["assignment"]] = _number(row["max_score"], where)
+        status = _notebook_status(row)
+        if status in ("graded", "needs manual grading") or "earlier grading" in status:
+            info["scores"][row["assignment"]] = _number(row["score"], where)
+        if status != "graded":
+            info["notes"].append(f"{row['assignment']}: {status}")
     library_max = 0.0
     for row in lib_rows:
         sid = row["student"]
-        students.setdefault(sid, {"scores": {}})
-        library[sid] = _number(row["library_score"], f"{library_csv}: {sid}")
+        info = students.setdefault(sid, {"scores": {}, "notes": []})
         library_max = max(library_max, _number(row["library_max"], f"{library_csv}: {sid}"))
+        status = (row.get("status") or "graded").strip()
+        if status == "graded":
+            library[sid] = _number(row["library_score"], f"{library_csv}: {sid}")
+        else:
+            info["notes"].append(f"library: {status}")
+    for sid, row in collected.items():
+        info = students.setdefault(sid, {"scores": {}, "notes": []})
+        if row["status"] not in ("collected", ""):
+            info["notes"].append(f"collect: {row['status']}")
     notebook_max = sum(maxima.values())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -86,7 +129,9 @@ def merge(nbgrader_csv: Path, library_csv: Path) -> str:
             "library_max",
             "total",
             "total_max",
+            "submitted_at",
             "missing",
+            "status",
         ]
     )
     for sid in sorted(students):
@@ -95,6 +140,8 @@ def merge(nbgrader_csv: Path, library_csv: Path) -> str:
         missing = [a for a in assignments if a not in info["scores"]]
         if sid not in library:
             missing.append("library")
+            if not any(n.startswith("library:") for n in info["notes"]):
+                info["notes"].append("library: not submitted")
         lib = library.get(sid, 0.0)
         writer.writerow(
             [
@@ -109,7 +156,9 @@ def merge(nbgrader_csv: Path, library_csv: Path) -> str:
                 f"{library_max:g}",
                 f"{sum(scores) + lib:g}",
                 f"{notebook_max + library_max:g}",
+                collected.get(sid, {}).get("submitted_at", ""),
                 " ".join(missing),
+                "; ".join(info["notes"]),
             ]
         )
     return out.getvalue()
@@ -118,20 +167,25 @@ def merge(nbgrader_csv: Path, library_csv: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nnlib-merge-grades",
-        description="Merge `nbgrader export` grades with nnlib-grade's grades.csv into one "
-        "class CSV (one row per student).",
+        description="Merge the notebook grades (make export, or nbgrader export) with "
+        "nnlib-grade's grades.csv into one class CSV (one row per student).",
     )
-    parser.add_argument("nbgrader_csv", type=Path, help="the CSV written by `nbgrader export`")
+    parser.add_argument("nbgrader_csv", type=Path, help="the CSV written by `make export`")
     parser.add_argument("library_csv", type=Path, help="grades.csv written by nnlib-grade")
+    parser.add_argument(
+        "--submissions",
+        type=Path,
+        help="submissions.csv written by `make collect` (times and collect statuses)",
+    )
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("build/class_grades.csv"),
-        help="merged CSV to write (default: build/class_grades.csv)",
+        default=Path("grading/class_grades.csv"),
+        help="merged CSV to write (default: grading/class_grades.csv)",
     )
     args = parser.parse_args(argv)
     try:
-        text = merge(args.nbgrader_csv, args.library_csv)
+        text = merge(args.nbgrader_csv, args.library_csv, args.submissions)
     except MergeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

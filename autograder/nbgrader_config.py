@@ -1,12 +1,16 @@
 """nbgrader configuration of Manual Neural Networks.
 
-nbgrader reads this file when it is passed as ``--config autograder/nbgrader_config.py`` (the
-release script and the tests do so). Paths are relative to the repository root:
+nbgrader reads this file through ``nbgrader_config.py`` at the kit root (nbgrader looks for that
+name in the folder it runs in; every ``make`` target runs from the kit root, and that file also
+moves the course folder to ``grading/``), or when it is named by
+``--NbGrader.config_file=autograder/nbgrader_config`` (the release script and the tests do so;
+nbgrader 0.9 has no ``--config`` option). Paths here are
+relative to the repository root:
 
 - ``solutions/<NN_name>/<NN_name>.ipynb``: the source notebooks (solutions, hidden tests);
 - ``notebooks/<NN_name>/<NN_name>.ipynb``: the released student notebooks (generated, committed);
-- ``submitted/``, ``autograded/``, ``feedback/`` and ``gradebook.db``: nbgrader's defaults, for an
-  instructor who grades in this checkout.
+- ``submitted/``, ``autograded/``, ``feedback/`` and ``gradebook.db``: nbgrader's defaults under the
+  course root (``grading/`` for the make targets).
 
 Notebook grading runs against the reference ``nnlib`` installed in the grading environment, never a
 student's copy: ``CourseDirectory.ignore`` keeps any Python module or ``nnlib`` folder that comes

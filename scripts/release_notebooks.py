@@ -4,7 +4,10 @@
 course, nbgrader replaces the solution regions of answer cells with a ``NotImplementedError`` stub,
 the model answers of written questions with "YOUR ANSWER HERE", removes hidden tests, clears every
 output and records checksums; the configuration is ``autograder/nbgrader_config.py``. No gradebook
-is written (``--no-db``). The script then checks each generated notebook for leaks: no nbgrader
+is written (``--no-db``) unless ``--gradebook`` names one: then the same run records every
+assignment, its notebooks and their grade cells there, which ``nbgrader autograde`` needs (``make
+release`` writes ``grading/gradebook.db``; a re-release updates the cells and keeps every
+submission and grade). The script then checks each generated notebook for leaks: no nbgrader
 marker, no line of a solution or hidden-test region, no output.
 
 Usage::
@@ -12,11 +15,13 @@ Usage::
     python scripts/release_notebooks.py               # regenerate notebooks/
     python scripts/release_notebooks.py --out DIR     # write DIR/<NN_name>/<NN_name>.ipynb instead
     python scripts/release_notebooks.py --check       # exit 1 if notebooks/ is not up to date
+    python scripts/release_notebooks.py --gradebook grading/gradebook.db   # and record it there
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -61,13 +66,23 @@ def _source_paths(source: Path, names) -> dict[str, Path]:
     return paths
 
 
-def generate(out: Path, source: Path = SOURCE, names=NOTEBOOKS) -> dict[str, Path]:
+def generate(
+    out: Path, source: Path = SOURCE, names=NOTEBOOKS, gradebook: Path | None = None
+) -> dict[str, Path]:
     """Run ``nbgrader generate_assignment`` for every notebook; return the written paths.
 
     ``out`` is replaced by the new release (only the notebook folders inside it are touched).
+    ``gradebook``, when given, is the SQLite gradebook that records the assignments (created
+    if missing, with its folder).
     """
     source, out = Path(source).resolve(), Path(out).resolve()
     _source_paths(source, names)
+    if gradebook is None:
+        database = ["--no-db"]
+    else:
+        gradebook = Path(gradebook).resolve()
+        gradebook.parent.mkdir(parents=True, exist_ok=True)
+        database = [f"--CourseDirectory.db_url=sqlite:///{gradebook}"]
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "release"
         # nbgrader reads its configuration from the file named here (without ".py"), and runs
@@ -79,13 +94,16 @@ def generate(out: Path, source: Path = SOURCE, names=NOTEBOOKS) -> dict[str, Pat
             "generate_assignment",
             "*",
             "--force",
-            "--no-db",
+            *database,
             f"--NbGrader.config_file={CONFIG.with_suffix('')}",
             f"--CourseDirectory.source_directory={source}",
             f"--CourseDirectory.release_directory={staging}",
             "--log-level=WARN",
         ]
-        result = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+        # a new gradebook is set up by the "alembic" command: the one beside this Python
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        result = subprocess.run(command, cwd=tmp, capture_output=True, text=True, env=env)
         if result.returncode != 0:
             raise ReleaseError(
                 f"nbgrader generate_assignment failed (exit {result.returncode}):\n"
@@ -176,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="do not write; exit 1 if --out is out of date"
     )
+    parser.add_argument(
+        "--gradebook",
+        type=Path,
+        help="also record the assignments in this nbgrader gradebook (for nbgrader autograde)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:
@@ -188,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"{args.out} is up to date")
             return 0
-        for path in generate(args.out, args.source).values():
+        for path in generate(args.out, args.source, gradebook=args.gradebook).values():
             print(f"wrote {path}")
+        if args.gradebook:
+            print(f"recorded the assignments in {args.gradebook}")
     except ReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

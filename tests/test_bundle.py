@@ -17,7 +17,7 @@ import pytest
 
 from autograder.bundle import ROOT, BundleError, build_bundle, leaked_lines, secret_lines
 from autograder.student_copy import stub_message
-from nnlib.tasks import TASKS
+from nnlib.tasks import NOTEBOOKS, TASKS
 
 REFERENCE = ROOT / "src" / "nnlib"
 
@@ -175,3 +175,71 @@ def test_one_task_runs_alone_by_its_marker(bundle):
         result.stdout
     )
     assert Path(bundle / "tests" / "test_03_two_layer_network.py").is_file()
+
+
+# ---- the student's submit command, as the bundle's README gives it ------------------------
+
+
+def readme_block(readme: str, heading: str) -> list[str]:
+    """The command lines of the first code block under ``## <heading>`` (comments dropped)."""
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_submit_command_zips_exactly_what_is_graded(bundle, tmp_path):
+    readme = (bundle / "README.md").read_text(encoding="utf-8")
+    commands = readme_block(readme, "Submit")
+    assert commands == ["python submit.py"], f"the README's submit block changed: {commands}"
+    work = tmp_path / "jdoe"
+    shutil.copytree(bundle, work)
+    shutil.rmtree(work / "src" / "nnlib")
+    shutil.copytree(REFERENCE, work / "src" / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    # what a student's folder holds besides their work: the README's own .venv, caches, data
+    for n in range(300):
+        junk = work / ".venv" / "lib" / f"pkg{n % 7}" / f"module{n}.py"
+        junk.parent.mkdir(parents=True, exist_ok=True)
+        junk.write_text("x = 1\n")
+    (work / "src" / "nnlib" / "__pycache__").mkdir()
+    (work / "src" / "nnlib" / "__pycache__" / "losses.cpython-311.pyc").write_bytes(b"\0" * 64)
+    checkpoint = work / "notebooks" / "01_linear_classifiers" / ".ipynb_checkpoints"
+    checkpoint.mkdir()
+    (checkpoint / "01_linear_classifiers-checkpoint.ipynb").write_text("{}")
+    (work / "data.bin").write_bytes(b"\0" * 100_000)
+
+    words = commands[0].split()
+    result = _run([sys.executable, *words[1:]], cwd=work)  # "python" of the student's env
+    assert result.returncode == 0, result.stdout + result.stderr
+    with zipfile.ZipFile(work / "submission.zip") as archive:
+        names = sorted(archive.namelist())
+    expected = sorted(
+        [p.relative_to(work).as_posix() for p in (work / "src" / "nnlib").rglob("*.py")]
+        + [f"notebooks/{n}/{n}.ipynb" for n in NOTEBOOKS]
+    )
+    assert names == expected, "submission.zip must hold the library's .py files and notebooks"
+    assert (work / "submission.zip").stat().st_size < 2_000_000
+
+    # and what it holds is what the graders take: full library score, every notebook collected
+    from autograder.collect import collect
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    shutil.copyfile(work / "submission.zip", class_dir / "jdoe.zip")
+    grade = _run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.grader.cli",
+            str(class_dir),
+            "--out",
+            str(tmp_path / "grades"),
+            "--jobs",
+            "2",
+        ],
+        cwd=ROOT,
+    )
+    assert grade.returncode == 0, grade.stdout + grade.stderr
+    row = (tmp_path / "grades" / "grades.csv").read_text().splitlines()[1].split(",")
+    assert row[:4] == ["jdoe", row[2], row[2], "graded"], f"the reference scored {row[:4]}"
+    report = collect(class_dir, tmp_path / "course")
+    assert report[0].notebooks == list(NOTEBOOKS) and report[0].status == "collected"

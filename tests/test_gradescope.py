@@ -1,5 +1,5 @@
-"""The Gradescope export: the zip's layout, run_autograder in a fake /autograder, the schema;
-and the merge of nbgrader's export with the library grades."""
+"""The Gradescope export: the zip's layout, run_autograder in a fake /autograder, the schema.
+(The merge of the notebook and library grades is tested in tests/test_collect_merge.py.)"""
 
 import json
 import os
@@ -16,7 +16,6 @@ import pytest
 
 from autograder.grader.corpus import build_sample, load_samples
 from autograder.gradescope import build_zip
-from autograder.merge import MergeError, merge
 
 SAMPLES = {s.name: s for s in load_samples()}
 
@@ -83,61 +82,6 @@ def test_run_autograder_explains_an_empty_submission(tmp_path, autograder_zip):
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0.0
     assert "no nnlib package" in data["tests"][0]["output"]
-
-
-# ----------------------------------------------------------------------------- merge
-
-NBGRADER_CSV = """assignment,duedate,timestamp,student_id,last_name,first_name,email,\
-raw_score,late_submission_penalty,score,max_score
-01_linear_classifiers,,2026-11-20 10:00:00,alice,Liddell,Alice,a@x.org,9.0,0.0,9.0,10.0
-01_linear_classifiers,,,bob,Builder,Bob,,0.0,0.0,0.0,10.0
-02_nonlinear_features,,2026-11-21 10:00:00,alice,Liddell,Alice,a@x.org,4.5,0.5,4.0,5.0
-"""
-LIBRARY_CSV = """student,library_score,library_max,status,softmax
-alice,130.5,138,graded,5
-carol,12,138,graded,5
-"""
-
-
-def test_merge_joins_nbgrader_and_library_grades(tmp_path):
-    (tmp_path / "nb.csv").write_text(NBGRADER_CSV)
-    (tmp_path / "lib.csv").write_text(LIBRARY_CSV)
-    lines = merge(tmp_path / "nb.csv", tmp_path / "lib.csv").splitlines()
-    assert lines[0] == (
-        "student_id,first_name,last_name,email,01_linear_classifiers,02_nonlinear_features,"
-        "notebooks_score,notebooks_max,library_score,library_max,total,total_max,missing"
-    )
-    assert lines[1] == "alice,Alice,Liddell,a@x.org,9,4,13,15,130.5,138,143.5,153,"
-    assert lines[2] == "bob,Bob,Builder,,0,0,0,15,0,138,0,153,02_nonlinear_features library"
-    assert lines[3] == "carol,,,,0,0,0,15,12,138,12,153,01_linear_classifiers 02_nonlinear_features"
-
-
-def test_merge_names_a_wrong_file(tmp_path):
-    (tmp_path / "lib.csv").write_text(LIBRARY_CSV)
-    with pytest.raises(MergeError, match="not found"):
-        merge(tmp_path / "missing.csv", tmp_path / "lib.csv")
-    with pytest.raises(MergeError, match="missing column"):
-        merge(tmp_path / "lib.csv", tmp_path / "lib.csv")
-
-
-def test_collect_puts_notebooks_where_nbgrader_autograde_looks(tmp_path):
-    from autograder.collect import collect
-
-    subs = tmp_path / "subs"
-    nb = subs / "alice" / "notebooks" / "01_linear_classifiers" / "01_linear_classifiers.ipynb"
-    nb.parent.mkdir(parents=True)
-    nb.write_text('{"cells": []}')
-    (nb.parent / "helper.py").write_text("import os")
-    with zipfile.ZipFile(subs / "bob.zip", "w") as archive:
-        archive.writestr("bundle/notebooks/04_backprop/04_backprop.ipynb", '{"cells": [1]}')
-        archive.writestr("bundle/src/nnlib/losses.py", "x = 1")
-    report = collect(subs, tmp_path / "course")
-    assert report == {"alice": ["01_linear_classifiers"], "bob": ["04_backprop"]}
-    submitted = tmp_path / "course" / "submitted"
-    assert sorted(str(p.relative_to(submitted)) for p in submitted.rglob("*") if p.is_file()) == [
-        "alice/01_linear_classifiers/01_linear_classifiers.ipynb",
-        "bob/04_backprop/04_backprop.ipynb",
-    ]
 
 
 # ------------------------------------------------------- Gradescope's container, simulated
