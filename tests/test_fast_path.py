@@ -705,6 +705,7 @@ def test_bench_quick_runs_and_writes_json_and_chart(tmp_path):
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert {r["model"] for r in doc["results"]} == {"softmax", "two_layer", "mlp"}
     for r in doc["results"]:
-        assert {"nnlib", "textbook", "floor", "naive"} <= set(r["candidates"])
+        assert {"fast", "reference", "floor", "naive"} <= set(r["candidates"])
     assert (tmp_path / "bench.png").stat().st_size > 1000
-    assert "nnlib" in proc.stdout and "BLAS" in proc.stdout
+    assert "BLAS" in proc.stdout
+    assert str(fast.status()).splitlines()[0] in proc.stdout, "the bench prints fast.status()"
