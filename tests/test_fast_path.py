@@ -709,3 +709,24 @@ def test_bench_quick_runs_and_writes_json_and_chart(tmp_path):
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "BLAS" in proc.stdout
     assert str(fast.status()).splitlines()[0] in proc.stdout, "the bench prints fast.status()"
+
+
+# --------------------------------------------------------------------------- the student bundle
+
+
+def test_student_copy_leaves_nnlib_fast_out(tmp_path):
+    """nnlib.fast is instructor-only: the student copy has no trace of it, and the bundle's
+    leak check counts each of its lines as secret."""
+    from autograder.bundle import secret_lines
+    from autograder.student_copy import make_student_copy
+
+    package = ROOT / "src" / "nnlib"
+    make_student_copy(package, tmp_path / "nnlib")
+    assert (tmp_path / "nnlib" / "two_layer.py").is_file()
+    assert not (tmp_path / "nnlib" / "fast").exists(), "nnlib/fast reached the student copy"
+    copied = "\n".join(p.read_text() for p in (tmp_path / "nnlib").rglob("*.py"))
+    for word in ("Gemm", "BatchRows", "label_positions", "ctypes"):
+        assert word not in copied, f"{word} appears in the student copy"
+    fast_line = "rows.move_to(start)"
+    assert fast_line in (package / "fast" / "_linear.py").read_text()
+    assert fast_line in secret_lines(package, None)

@@ -167,7 +167,8 @@ def gemm_floor_epoch(X: np.ndarray, layer_sizes: Sequence[int], batch: int = 100
     outs = [np.empty((batch, d), dtype=dt) for d in sizes[1:]]
     grads = [np.empty((batch, d), dtype=dt) for d in sizes[1:-1]]
     dWs = [np.empty_like(W) for W in weights]
-    for start in range(0, X.shape[0], batch):
+    n_rows = X.shape[0]
+    for start in range(0, n_rows, batch):
         rows = X[start : start + batch]
         m = rows.shape[0]
         Z = [rows] + [o[:m] for o in outs]
