@@ -1,5 +1,5 @@
-"""Timing tools for notebook 05 and ``make bench``: a repeat-and-take-the-median timer, the matrix-multiply
-floor of an epoch, and what BLAS is doing underneath.
+"""Timing tools for notebook 05 and ``make bench``: a repeat-and-take-the-median timer, the
+matrix-multiply floor of an epoch, and what BLAS is doing underneath.
 
 The *GEMM floor* of an epoch runs only the matrix multiplies of one SGD epoch, with the same
 shapes and into preallocated buffers, and nothing else: no softmax, no activation, no update.
