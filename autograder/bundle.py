@@ -18,7 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder.student_copy import make_student_copy, solution_lines
+from autograder.student_copy import INSTRUCTOR_ONLY, make_student_copy, solution_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "student_bundle"
@@ -64,11 +64,14 @@ def secret_lines(package: Path, solutions: Path | None) -> set[str]:
 
     A line counts when it has at least ``MIN_SECRET_CHARS`` characters and does not also occur
     outside the solution blocks of the reference modules or notebooks (such lines are public
-    anyway).
+    anyway). Every line of the instructor-only parts (``INSTRUCTOR_ONLY``) counts as secret.
     """
     secret, public = set(), set()
     for path in sorted(Path(package).rglob("*.py")):
         text = path.read_text(encoding="utf-8")
+        if path.relative_to(package).parts[0] in INSTRUCTOR_ONLY:
+            secret |= {line.strip() for line in text.splitlines()}
+            continue
         inside = set(solution_lines(text))
         secret |= inside
         public |= {line.strip() for line in text.splitlines()} - inside

@@ -19,6 +19,9 @@ from pathlib import Path
 from nnlib.tasks import TASKS_BY_FUNCTION
 
 BEGIN = "### BEGIN SOLUTION"
+# Instructor-only parts of the reference package, never copied: the tuned epochs of
+# nnlib.fast are not a student task (their code would also hand out every epoch's answer).
+INSTRUCTOR_ONLY = ("fast",)
 END = "### END SOLUTION"
 _MARKER = re.compile(r"^(\s*)### (BEGIN|END) SOLUTION\s*$")
 
@@ -112,7 +115,8 @@ def solution_lines(source: str) -> list[str]:
 
 
 def make_student_copy(package_dir: Path, dest: Path) -> list[str]:
-    """Copy a package directory to ``dest`` with every solution block stubbed.
+    """Copy a package directory to ``dest`` with every solution block stubbed, leaving out
+    the :data:`INSTRUCTOR_ONLY` parts.
 
     Parameters
     ----------
@@ -132,6 +136,8 @@ def make_student_copy(package_dir: Path, dest: Path) -> list[str]:
     functions = []
     for path in sorted(package_dir.rglob("*")):
         if "__pycache__" in path.parts or path.is_dir():
+            continue
+        if path.relative_to(package_dir).parts[0] in INSTRUCTOR_ONLY:
             continue
         target = dest / path.relative_to(package_dir)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,13 @@
-"""Benchmark of the fast path: one epoch of SGD, side by side with its matrix-multiply floor.
+"""Benchmark of nnlib's epochs: one epoch of SGD, side by side with its matrix-multiply floor.
 
 For softmax regression, the two-layer network and a 4-layer MLP, on MNIST-shaped synthetic
 data (60,000 x 784 float32 in [0, 1], 10 classes), this times in one process, interleaved
 (run 1 of every candidate, then run 2, ...), the median of several epochs after a warm-up:
 
-- ``nnlib``: the library's fast path (``softmax_regression_epoch``, ``nn_epoch``, ``mlp_epoch``);
-- ``textbook``: the batch version as the course first derives it (one-hot matrix, a separate
-  softmax, temporaries, ``W -= lr * dW``); it lives here, not in the library;
+- ``fast``: the tuned epochs of ``nnlib.fast`` (``softmax_regression_epoch``, ``nn_epoch``,
+  ``mlp_epoch``), on the path ``nnlib.fast.status()`` reports;
+- ``reference``: nnlib's own epochs, the readable reference solutions of the course (a loop
+  over minibatches, each step ``W -= lr * dW`` from the gradient function);
 - ``floor``: only the matrix multiplies of the epoch (``nnlib.timing.gemm_floor_epoch``), with
   ``np.matmul`` into preallocated buffers;
 - ``torch-hand`` / ``torch-autograd``: the same epoch in PyTorch with hand-written gradients
@@ -14,8 +15,8 @@ data (60,000 x 784 float32 in [0, 1], 10 classes), this times in one process, in
   installed, on the same number of threads as numpy's BLAS;
 - ``naive``: the loop-over-examples twins of ``nnlib.naive`` on a slice, extrapolated.
 
-It prints a table (medians, min-max, ratios to the floor), checks the targets of the fast
-path, and writes ``bench.json`` and ``bench.png`` to ``--out`` (default ``build/bench``).
+It prints a table (medians, min-max, ratios to the floor), checks the targets of the tuned
+epochs, and writes ``bench.json`` and ``bench.png`` to ``--out`` (default ``build/bench``).
 
     python scripts/bench.py            # full sizes, a few minutes on 2 cores
     python scripts/bench.py --quick    # tiny sizes, seconds: checks that everything runs
@@ -35,69 +36,9 @@ from pathlib import Path
 import numpy as np
 
 import nnlib
+import nnlib.fast
 from nnlib import timing
 from nnlib.naive import mlp_gradients_naive, nn_gradients_naive, softmax_regression_grad_naive
-
-# ---------------------------------------------------------------------------------------------
-# The textbook batch versions: what a student writes first, straight from the derivation.
-
-
-def _softmax(Z):
-    S = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return S / S.sum(axis=1, keepdims=True)
-
-
-def _one_hot(y, C, dtype):
-    I_y = np.zeros((y.shape[0], C), dtype=dtype)
-    I_y[np.arange(y.shape[0]), y] = 1
-    return I_y
-
-
-def textbook_softmax_regression_epoch(X, y, theta, lr=0.1, batch=100):
-    """Softmax regression epoch, as notebook 01 first derives it."""
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        S = _softmax(X_b @ theta)
-        I_y = _one_hot(y_b, theta.shape[1], X.dtype)
-        grad = X_b.T @ (S - I_y) / X_b.shape[0]
-        theta -= lr * grad
-
-
-def textbook_nn_epoch(X, y, W1, W2, lr=0.1, batch=100):
-    """Two-layer epoch, as notebook 03 first derives it."""
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        Z1 = X_b @ W1
-        A1 = np.maximum(Z1, 0)
-        S = _softmax(A1 @ W2)
-        I_y = _one_hot(y_b, W2.shape[1], X.dtype)
-        G2 = (S - I_y) / X_b.shape[0]
-        G1 = (G2 @ W2.T) * (Z1 > 0)
-        dW1 = X_b.T @ G1
-        dW2 = A1.T @ G2
-        W1 -= lr * dW1
-        W2 -= lr * dW2
-
-
-def textbook_mlp_epoch(X, y, weights, lr=0.1, batch=100):
-    """L-layer ReLU epoch, as notebook 04 first derives it (forward cache, backward recursion)."""
-    L = len(weights)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        Zs, Us = [X_b], []
-        for W in weights[:-1]:
-            Us.append(Zs[-1] @ W)
-            Zs.append(np.maximum(Us[-1], 0))
-        S = _softmax(Zs[-1] @ weights[-1])
-        G = (S - _one_hot(y_b, weights[-1].shape[1], X.dtype)) / X_b.shape[0]
-        grads = [None] * L
-        for i in range(L - 1, -1, -1):
-            grads[i] = Zs[i].T @ G
-            if i > 0:
-                G = (G @ weights[i].T) * (Us[i - 1] > 0)
-        for W, dW in zip(weights, grads, strict=True):
-            W -= lr * dW
-
 
 # ---------------------------------------------------------------------------------------------
 # The naive twins, one example at a time (nnlib.naive), driven as an epoch.
@@ -208,18 +149,18 @@ def bench_config(
         return ()
 
     fast = {
+        "softmax": lambda: nnlib.fast.softmax_regression_epoch(X, y, work[0], lr, batch),
+        "two_layer": lambda: nnlib.fast.nn_epoch(X, y, work[0], work[1], lr, batch),
+        "mlp": lambda: nnlib.fast.mlp_epoch(X, y, work, lr, batch),
+    }[model]
+    reference = {
         "softmax": lambda: nnlib.softmax_regression_epoch(X, y, work[0], lr, batch),
         "two_layer": lambda: nnlib.nn_epoch(X, y, work[0], work[1], lr, batch),
         "mlp": lambda: nnlib.mlp_epoch(X, y, work, lr, batch),
     }[model]
-    textbook = {
-        "softmax": lambda: textbook_softmax_regression_epoch(X, y, work[0], lr, batch),
-        "two_layer": lambda: textbook_nn_epoch(X, y, work[0], work[1], lr, batch),
-        "mlp": lambda: textbook_mlp_epoch(X, y, work, lr, batch),
-    }[model]
     fns = {
-        "nnlib": fast,
-        "textbook": textbook,
+        "fast": fast,
+        "reference": reference,
         "floor": lambda: timing.gemm_floor_epoch(X, sizes, batch),
     }
     if torch is not None:
@@ -236,13 +177,12 @@ def bench_config(
         once = timing.time_callable(fns["floor"], repeats=1, warmup=0).median
         repeats = max(repeats, min(4 * repeats, math.ceil(SECONDS_PER_CANDIDATE / once)))
     # The pause lets one BLAS build's spinning threads go to sleep before the next candidate,
-    # which may use another (torch's): OpenBLAS's spin for about 0.1 s after a call here (see
-    # nnlib.timing.time_interleaved).
+    # which may use another (torch's); see nnlib.timing.time_interleaved.
     timings = timing.time_interleaved(
         fns, repeats=repeats, warmup=warmup, setup=reset, pause=0.0 if quick else 0.15
     )
 
-    # The naive loop is 20-60x slower: time it on a slice and scale to the whole epoch.
+    # The naive loop is too slow to time on all of X: time it on a slice and scale up.
     rows = min(X.shape[0], max(naive_rows, batch))
     Xs, ys = X[:rows], y[:rows]
     naive = {
@@ -256,7 +196,7 @@ def bench_config(
         *(v * scale for v in t_naive[:3]), tuple(t * scale for t in t_naive.times)
     )
 
-    # Working memory of one fast-path epoch on top of the data and weights (tracemalloc sees
+    # Working memory of one tuned epoch on top of the data and weights (tracemalloc sees
     # numpy's buffers): a few batch-sized buffers, one label position (8 bytes) per example and
     # the transposed working copies of weights some layouts use.
     reset()
@@ -274,7 +214,7 @@ def bench_config(
         else:
             entry["extrapolated_from_rows"] = rows
         result["candidates"][name] = entry
-    result["nnlib_extra_bytes"] = extra
+    result["fast_extra_bytes"] = extra
     result["repeats"] = repeats
     return result
 
@@ -294,30 +234,30 @@ def check_targets(results):
     for r in results:
         label = f"{r['model']} {'-'.join(map(str, r['layer_sizes']))} batch {r['batch']}"
         limit = 1.12 if r["model"] == "two_layer" else 1.15
-        x = ratio(r, "nnlib", "floor")
-        checks.append((f"{label}: nnlib / floor <= {limit}", x, x <= limit))
+        x = ratio(r, "fast", "floor")
+        checks.append((f"{label}: fast / floor <= {limit}", x, x <= limit))
         if r["model"] != "two_layer":
             continue
         small = r["batch"] <= 100
-        x = ratio(r, "nnlib", "torch-autograd")
+        x = ratio(r, "fast", "torch-autograd")
         if x is not None:
             if small:
-                checks.append((f"{label}: nnlib / torch-autograd <= 0.85", x, x <= 0.85))
+                checks.append((f"{label}: fast / torch-autograd <= 0.85", x, x <= 0.85))
             else:
-                checks.append((f"{label}: nnlib / torch-autograd <= 1.15", x, x <= 1.15))
-        x = ratio(r, "nnlib", "torch-hand")
+                checks.append((f"{label}: fast / torch-autograd <= 1.15", x, x <= 1.15))
+        x = ratio(r, "fast", "torch-hand")
         if x is not None:
-            checks.append((f"{label}: nnlib / torch-hand <= 1.20", x, x <= 1.20))
+            checks.append((f"{label}: fast / torch-hand <= 1.20", x, x <= 1.20))
         if small:
-            x = ratio(r, "textbook", "nnlib")
-            checks.append((f"{label}: textbook / nnlib >= 1.3", x, x >= 1.3))
+            x = ratio(r, "reference", "fast")
+            checks.append((f"{label}: reference / fast >= 1.3", x, x >= 1.3))
     return checks
 
 
 # ---------------------------------------------------------------------------------------------
 # Output: table, JSON, chart.
 
-ORDER = ("nnlib", "textbook", "floor", "torch-hand", "torch-autograd", "naive")
+ORDER = ("fast", "reference", "floor", "torch-hand", "torch-autograd", "naive")
 
 
 def format_table(results):
@@ -443,6 +383,8 @@ def main(argv=None) -> int:
         f"{args.warmup} (more when epochs are short, about {SECONDS_PER_CANDIDATE:g} s each)"
     )
     print(f"BLAS: {timing.describe_blas()}")
+    status = nnlib.fast.status()
+    print(status)
     if torch is not None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     elif args.no_torch:
@@ -483,9 +425,11 @@ def main(argv=None) -> int:
     print(f"load average (1 min) before / after: {load_before} / {load}  (other work slows BLAS)")
     rss = timing.peak_rss_bytes()
     data_mb = X.nbytes / 2**20
-    extra = max(r["nnlib_extra_bytes"] for r in results) / 2**20
+    extra = max(r["fast_extra_bytes"] for r in results) / 2**20
     print(f"\npeak RSS of this process: {rss / 2**20:.0f} MiB (data {data_mb:.0f} MiB)")
-    print(f"largest working memory of one nnlib epoch on top of data and weights: {extra:.2f} MiB")
+    print(
+        f"largest working memory of one nnlib.fast epoch beyond data and weights: {extra:.2f} MiB"
+    )
 
     args.out.mkdir(parents=True, exist_ok=True)
     doc = {
@@ -504,6 +448,7 @@ def main(argv=None) -> int:
             "numpy": np.__version__,
             "torch": None if torch is None else torch.__version__,
             "blas": blas,
+            "nnlib_fast": str(status),
             "peak_rss_bytes": rss,
             "load_average_before_after": [load_before, load],
         },

@@ -220,6 +220,17 @@ def ref_weight_grads(X, y, weights, activation: str = "relu"):
     return grads
 
 
+def ref_sgd_epoch(X, y, weights, lr, batch, activation: str = "relu") -> list:
+    """One epoch of minibatch SGD written out in float64, on copies of ``weights``: batches in
+    order, the last partial one included, every gradient of a step (:func:`ref_weight_grads`)
+    from the weights before it. One weight is softmax regression, two the two-layer net."""
+    Ws = [np.asarray(W, dtype=np.float64) for W in weights]
+    for start in range(0, X.shape[0], batch):
+        grads = ref_weight_grads(X[start : start + batch], y[start : start + batch], Ws, activation)
+        Ws = [W - lr * g for W, g in zip(Ws, grads, strict=True)]
+    return Ws
+
+
 def min_abs_preactivation(X, weights) -> float:
     """Smallest |pre-activation| of a ReLU network: how close the batch sits to a kink."""
     _, _, pre = ref_forward(X, weights, "relu")

@@ -71,17 +71,19 @@ def test_parse_mnist_shapes_dtypes_values(mnist_files):
     assert X.flags.writeable and y.flags.writeable, "returned arrays must be writable"
 
 
-def test_parse_mnist_scales_by_the_data_range(tmp_path, rng):
-    pixels = rng.integers(10, 201, size=(3, 28, 28)).astype(np.uint8)
-    pixels[0, 0, 0], pixels[2, 5, 5] = 10, 200
+@pytest.mark.parametrize("low_high", [(10, 200), (0, 0), (7, 7), (255, 255)])
+def test_parse_mnist_divides_by_255_whatever_the_files_range(tmp_path, rng, low_high):
+    """Pixel p becomes p / 255 (hw0's scaling), even when the file's own range is narrower or a
+    single value: a constant image must not come back unscaled."""
+    low, high = low_high
+    pixels = rng.integers(low, high + 1, size=(3, 28, 28)).astype(np.uint8)
     images, labels = write_mnist(tmp_path, pixels, np.array([1, 2, 3]))
     X, _ = nnlib.parse_mnist(str(images), str(labels))  # str paths work too
-    np.testing.assert_allclose(
+    assert X.dtype == np.float32
+    np.testing.assert_array_equal(
         X,
-        (pixels.reshape(3, -1) - 10.0) / 190.0,
-        rtol=1e-6,
-        atol=1e-7,
-        err_msg="X is scaled by the data set's own range: min to 0, max 1",
+        pixels.reshape(3, -1).astype(np.float32) / np.float32(255),
+        err_msg="X must be the pixels divided by 255, not rescaled by the file's min and max",
     )
 
 

@@ -21,6 +21,7 @@ from strategies import (
     numerical_weight_grads,
     problems,
     ref_loss,
+    ref_sgd_epoch,
     ref_weight_grads,
     seeds,
 )
@@ -35,11 +36,7 @@ def ref_grad(X, y, theta):
 
 def unrolled_epoch(X, y, theta, lr, batch):
     """The epoch written out step by step, in float64, on a copy of ``theta``."""
-    theta = theta.astype(np.float64)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        theta = theta - lr * ref_grad(X_b, y_b, theta)
-    return theta
+    return ref_sgd_epoch(X, y, [theta], lr, batch)[0]
 
 
 # ----------------------------------------------------------------------------- gradient

@@ -27,6 +27,7 @@ from strategies import (
     ref_forward,
     ref_loss_grad,
     ref_mlp_loss,
+    ref_sgd_epoch,
     ref_weight_grads,
     seeds,
 )
@@ -65,11 +66,7 @@ def numerical_vjp(X, weights, activation, G):
 
 def unrolled_epoch(X, y, weights, lr, batch, activation):
     """The epoch written out in float64: all gradients of a step from the weights before it."""
-    Ws = [W.astype(np.float64) for W in weights]
-    for start in range(0, X.shape[0], batch):
-        grads = ref_weight_grads(X[start : start + batch], y[start : start + batch], Ws, activation)
-        Ws = [W - lr * g for W, g in zip(Ws, grads, strict=True)]
-    return Ws
+    return ref_sgd_epoch(X, y, weights, lr, batch, activation)
 
 
 # ----------------------------------------------------------------------------- the reference

@@ -17,6 +17,7 @@ from strategies import (
     numerical_weight_grads,
     problems,
     ref_mlp_loss,
+    ref_sgd_epoch,
     ref_weight_grads,
     seeds,
 )
@@ -31,11 +32,7 @@ def ref_grads(X, y, W1, W2):
 
 def unrolled_epoch(X, y, W1, W2, lr, batch):
     """The epoch step by step in float64: both gradients from the weights before the step."""
-    W1, W2 = W1.astype(np.float64), W2.astype(np.float64)
-    for start in range(0, X.shape[0], batch):
-        dW1, dW2 = ref_grads(X[start : start + batch], y[start : start + batch], W1, W2)
-        W1, W2 = W1 - lr * dW1, W2 - lr * dW2
-    return W1, W2
+    return tuple(ref_sgd_epoch(X, y, [W1, W2], lr, batch))
 
 
 def _data(rng, n, d, h, c, dtype):

@@ -15,6 +15,7 @@ Output names follow the runner's flattening: ``return`` (one array or number),
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,7 +24,7 @@ import numpy as np
 
 import nnlib
 from nnlib.gradcheck import numerical_gradient
-from nnlib.tasks import TASKS, Task
+from nnlib.tasks import TASKS, TASKS_BY_FUNCTION, Task
 
 SEED = 20261126  # for tests and diagnosis only: real grading draws a fresh seed per run
 PROBE_SUFFIX = "~probe"
@@ -372,7 +373,7 @@ def _epoch_cases(seed, function, helper, kind):
             inplace=base.inplace,
             probe={"name": helper, "kind": kind},
         )
-        probe.expected = simulate_probe_epoch(probe)
+        probe.expected = simulate_probe_epoch(function, probe)
         cases.append(probe)
     for base in [c for c in cases if c.kind == "values"]:
         cases += _helper_cases(helper, base)
@@ -417,21 +418,25 @@ def probe_gradient(X, y, weights):
     return [(0.5 * W + shift).astype(W.dtype) for W in weights]
 
 
-def simulate_probe_epoch(case: Case, *, skip_last=False) -> dict:
-    """The weights after an epoch whose gradient helper is the probe."""
-    X, y = case.args[0], case.args[1]
-    weights = [_copy(a) for a in case.args[2:]]
-    weights = weights[0] if isinstance(weights[0], list) else weights
-    lr, batch = case.kwargs["lr"], case.kwargs["batch"]
-    for start in range(0, X.shape[0], batch):
-        if skip_last and start + batch > X.shape[0]:
-            break
-        grads = probe_gradient(X[start : start + batch], y[start : start + batch], weights)
-        for W, g in zip(weights, grads, strict=True):
-            W -= lr * g
-    if isinstance(case.args[2], list):
-        return {f"arg2.{i}": W for i, W in enumerate(weights)}
-    return {f"arg{2 + i}": W for i, W in enumerate(weights)}
+def simulate_probe_epoch(function: str, case: Case) -> dict:
+    """The weights after the reference epoch ``function`` with its gradient helper replaced by
+    the probe, as the runner replaces the student's."""
+    module = importlib.import_module(f"nnlib.{TASKS_BY_FUNCTION[function].module}")
+    helper, kind = case.probe["name"], case.probe["kind"]
+
+    def probe(X, y, weights, *args, **kwargs):
+        if kind == "theta":
+            return probe_gradient(X, y, [weights])[0]
+        if kind == "two_layer":
+            return tuple(probe_gradient(X, y, [weights, args[0]]))
+        return probe_gradient(X, y, list(weights))
+
+    original = getattr(module, helper)
+    setattr(module, helper, probe)
+    try:
+        return run_reference(function, case)
+    finally:
+        setattr(module, helper, original)
 
 
 def _activation_cases(seed, function):

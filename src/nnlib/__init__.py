@@ -1,7 +1,10 @@
 """nnlib: neural networks by hand, in numpy — the reference library of Manual Neural Networks.
 
-Each core computation comes as a vectorized fast path (``losses``, ``linear``, ``two_layer``,
-``mlp``) and a loop-over-examples twin (``naive``). ``gradcheck`` differentiates numerically,
+Each core computation comes vectorized over a minibatch (``losses``, ``linear``,
+``two_layer``, ``mlp``: the reference solutions of the course, written as it derives them) and
+as a loop-over-examples twin (``naive``). The same epochs tuned to run near the speed of their
+matrix products live in ``nnlib.fast``, which ``import nnlib`` does not import (it is not part
+of the student bundle). ``gradcheck`` differentiates numerically,
 ``checks`` holds the checks a student runs right after writing a function, ``data`` loads the
 data sets, ``training`` runs epochs with a progress bar and ``plotting`` draws the results
 (``plotting`` is not imported here, so nnlib works without a display).

@@ -3,6 +3,10 @@
 Every public entry point validates its arguments once, here, so that a wrong shape or dtype
 fails with a message that names the argument, the expected and the actual value, instead of a
 broadcasting surprise deep inside numpy.
+
+Float dtypes may differ between arguments, as they may in numpy: float32 data with float64
+weights (what ``np.random.randn(...).astype(np.float32) / np.sqrt(n)`` gives under NumPy 2)
+computes in float64 by numpy's promotion, and an epoch updates each weight in its own dtype.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ def as_float_matrix(name: str, value, *, ndim: int = 2, allow_empty: bool = Fals
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy ndarray, got {type(value).__name__}")
     if not np.issubdtype(value.dtype, np.floating):
+        if np.issubdtype(value.dtype, np.integer) or value.dtype == bool:
+            hint = (
+                f"convert it first: {name}.astype(np.float32) / 255 for pixels 0-255 "
+                f"(what parse_mnist returns), {name}.astype(np.float32) for other numbers"
+            )
+        else:
+            hint = f"convert it with {name}.astype(np.float32)"
         raise TypeError(
-            f"{name} must have a floating dtype (float32 or float64), got {value.dtype}; "
-            f"convert it with {name}.astype(np.float32)"
+            f"{name} must have a floating dtype (float32 or float64), got {value.dtype}; {hint}"
         )
     if value.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {value.shape} ({value.ndim}-D)")
@@ -62,18 +72,6 @@ def require_shape(name: str, value: np.ndarray, expected: tuple) -> None:
         raise ValueError(f"{name} must have shape {shown}, got {value.shape}")
 
 
-def require_same_dtype(**arrays: np.ndarray) -> None:
-    """Raise ``TypeError`` when the given float arrays do not share one dtype.
-
-    Mixing float32 data with float64 weights would silently upcast every product; an epoch
-    updates weights in place, so it insists on one precision.
-    """
-    dtypes = {name: a.dtype for name, a in arrays.items()}
-    if len(set(dtypes.values())) > 1:
-        listed = ", ".join(f"{n} is {d}" for n, d in dtypes.items())
-        raise TypeError(f"arrays must share one float dtype: {listed}")
-
-
 def require_positive_int(name: str, value) -> int:
     """Return ``value`` if it is a positive integer, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -83,7 +81,34 @@ def require_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def require_learning_rate(value, name: str = "lr") -> float:
+    """Return the learning rate ``value`` as a Python float, or raise.
+
+    A Python float keeps float32 arithmetic in float32 (NumPy 2 promotes ``np.float64(0.1) *``
+    a float32 array to float64). ``True``, strings, ``None``, NaN and infinities are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} (the learning rate) must be a real number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} (the learning rate) must be finite, got {value}")
+    return float(value)
+
+
 def require_writable(name: str, value: np.ndarray) -> None:
     """Raise unless ``value`` can be updated in place (an epoch writes into its weights)."""
     if not value.flags.writeable:
         raise ValueError(f"{name} is read-only, but the epoch updates it in place")
+
+
+def require_apart(data_name: str, data: np.ndarray, **weights: np.ndarray) -> None:
+    """Raise unless every weight array is apart from ``data`` in memory.
+
+    An epoch updates its weights in place while it reads the data; a weight that is a view of
+    the data would change the examples still to come.
+    """
+    for name, W in weights.items():
+        if np.may_share_memory(W, data):
+            raise ValueError(
+                f"{name} shares memory with {data_name}: the epoch updates {name} in place "
+                f"while it reads {data_name}; pass a copy ({name}.copy())"
+            )

@@ -15,13 +15,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._blas import BatchRows, Gemm, batch_buffer
-from ._label_positions import label_positions
 from ._validation import (
     as_float_matrix,
     as_labels,
+    require_apart,
+    require_learning_rate,
     require_positive_int,
-    require_same_dtype,
     require_writable,
 )
 from .activations import get_activation
@@ -88,8 +87,21 @@ def _validate_weights(X: np.ndarray, weights) -> list:
                 f"(width {width}), got shape {W.shape}"
             )
         width = W.shape[1]
-    require_same_dtype(X=X, **{f"weights[{i}]": W for i, W in enumerate(weights)})
     return list(weights)
+
+
+def _validate_epoch(X, y, weights, lr, batch, activation):
+    """The checks of :func:`mlp_epoch` (also :mod:`nnlib.fast`'s)."""
+    X = as_float_matrix("X", X)
+    weights = _validate_weights(X, weights)
+    y = as_labels("y", y, X.shape[0], weights[-1].shape[1])
+    lr = require_learning_rate(lr)
+    batch = require_positive_int("batch", batch)
+    for i, W in enumerate(weights):
+        require_writable(f"weights[{i}]", W)
+    require_apart("X", X, **{f"weights[{i}]": W for i, W in enumerate(weights)})
+    get_activation(activation)
+    return X, y, weights, lr, batch
 
 
 def mlp_forward(
@@ -101,7 +113,7 @@ def mlp_forward(
     ----------
     X : ndarray of shape (N, D), float
     weights : list of ndarray
-        ``[W_0, ..., W_{L-1}]`` as from :func:`init_mlp`, same dtype as ``X``.
+        ``[W_0, ..., W_{L-1}]`` as from :func:`init_mlp`, float.
     activation : {"relu", "sigmoid", "tanh"}, default "relu"
 
     Returns
@@ -203,7 +215,10 @@ def mlp_epoch(
     X : ndarray of shape (N, D), float
     y : ndarray of shape (N,), integer
     weights : list of ndarray, updated in place
+        Each in its own dtype. The same array may appear twice (tied weights): it then
+        takes both gradients of a step, each computed from the weights before the step.
     lr : float, default 0.1
+        Learning rate (a real number).
     batch : int, default 100
     activation : {"relu", "sigmoid", "tanh"}, default "relu"
 
@@ -211,104 +226,11 @@ def mlp_epoch(
     -------
     None
     """
-    X = as_float_matrix("X", X)
-    weights = _validate_weights(X, weights)
-    as_labels("y", y, X.shape[0], weights[-1].shape[1])
-    batch = require_positive_int("batch", batch)
-    for i, W in enumerate(weights):
-        require_writable(f"weights[{i}]", W)
-    get_activation(activation)
+    X, y, weights, lr, batch = _validate_epoch(X, y, weights, lr, batch, activation)
     ### BEGIN SOLUTION
-    N, L, C = X.shape[0], len(weights), weights[-1].shape[1]
-    batch = min(batch, N)
-    lr = float(lr)  # a Python float keeps float32 arithmetic float32 (a np.float64 would not)
-    act = get_activation(activation)
-    relu = activation == "relu"
-    hidden = [W.shape[1] for W in weights[:-1]]  # d_1, ..., d_{L-1}
-    # Layout (measured by `make bench`): at batches under 500, the hidden activations are
-    # stored feature by feature, and each weight that produces one gets a transposed working
-    # copy (copied back at the end): OpenBLAS then splits every product of a layer between
-    # its threads by the same rows of W_i^T, so each core keeps its share of W_i in cache
-    # (10-15% faster than row by row). From batch 500 on, row by row is faster (2-5%).
-    by_feature = [batch < 500] * (L - 1) + [False]
-    work = [np.asfortranarray(W) if t else W for W, t in zip(weights, by_feature, strict=True)]
-
-    def buffers(dtype=X.dtype):  # one (batch, d_i) buffer per hidden layer, allocated once
-        return [
-            batch_buffer(batch, d, dtype, t) for d, t in zip(hidden, by_feature[:-1], strict=True)
-        ]
-
-    # U_bufs[i] holds the pre-activation Z_i W_i. For ReLU the layer output Z_{i+1} overwrites
-    # it in place, and ReLU'(U) is read back from the output (U > 0 exactly where ReLU(U) > 0);
-    # other activations keep U for their derivative (and allocate: the fast path is for ReLU).
-    U_bufs = buffers()
-    Z_bufs = U_bufs if relu else buffers()
-    G_bufs = buffers()  # G_bufs[i] holds G_{i+1} times sigma'(U_i)
-    mask_bufs = buffers(bool) if relu else []  # ReLU'(U_i), computed in the forward pass
-    # Softmax works on the transposed logits, (C, m), which BLAS writes directly: it then
-    # reduces over the first axis (C rows of length m, which numpy vectorizes) instead of over
-    # m rows of length C, 5-20x slower.
-    GT_buf = np.empty(C * batch, dtype=X.dtype)
-    col_buf = np.empty(batch, dtype=X.dtype)
-    label_pos = label_positions(y, batch)  # y_i * m + j: S - I_y without a one-hot matrix
-
-    def plan(m):
-        """The buffers' views and the products of a step on m rows, bound once."""
-        rows = BatchRows(X, m)  # X_b, moved along X by rows.move_to(start)
-        Z = [rows] + [b[:m] for b in Z_bufs]  # the layers' inputs Z_0 = X_b, ..., Z_{L-1}
-        U = [b[:m] for b in U_bufs]
-        masks = [b[:m] for b in mask_bufs]
-        flat = GT_buf[: C * m]
-        GT = flat.reshape(C, m)
-        G = [b[:m] for b in G_bufs] + [GT.T]  # G[i]: gradient at the output of layer i
-        step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
-        forward = [Gemm(U[i], Z[i], work[i]) for i in range(L - 1)]
-        forward.append(Gemm(GT.T, Z[L - 1], work[L - 1]))  # the logits, transposed
-        # G_i = G_{i+1} W_i^T; the step size enters once, at the top (G_L = S - I_y).
-        backward = [
-            Gemm(G[i - 1], G[i], work[i].T, alpha=step if i == L - 1 else 1.0) for i in range(1, L)
-        ]
-        updates = [  # W_i -= Z_i^T G_{i+1}, one pass over W_i
-            Gemm(work[i], Z[i].T, G[i], alpha=-step if i == L - 1 else -1.0, beta=1.0)
-            for i in range(L)
-        ]
-        return rows, Z, U, masks, G, flat, GT, col_buf[:m], forward, backward, updates
-
-    full_batch = plan(batch)
-    try:
-        for start in range(0, N, batch):
-            m = min(batch, N - start)
-            rows, Z, U, masks, G, flat, GT, col, forward, backward, updates = (
-                full_batch if m == batch else plan(m)
-            )
-            rows.move_to(start)
-            for i in range(L - 1):  # forward through the hidden layers
-                forward[i]()
-                if relu:
-                    np.maximum(U[i], 0, out=Z[i + 1])  # same buffer as U[i]: in place
-                    np.greater(Z[i + 1], 0, out=masks[i])  # ReLU'(U_i), while Z is in cache
-                else:
-                    Z[i + 1][...] = act.forward(U[i])
-            forward[L - 1]()
-            np.maximum.reduce(GT, axis=0, out=col)  # softmax of each column, stably, in place
-            GT -= col
-            np.exp(GT, out=GT)
-            np.add.reduce(GT, axis=0, out=col)  # ufunc.reduce: np.max/np.sum add ~1 us a call
-            GT /= col
-            flat[label_pos[start : start + m]] -= 1  # G_L^T = (S - I_y)^T
-            # Backward. Each W_i is updated as soon as its gradient is known: the recursion
-            # reads W_i just before that and never again, so every gradient of the step still
-            # comes from the weights before the step.
-            for i in range(L - 1, 0, -1):
-                backward[i - 1]()
-                if relu:
-                    G[i - 1] *= masks[i - 1]
-                else:
-                    G[i - 1] *= act.derivative(U[i - 1])
-                updates[i]()
-            updates[0]()
-    finally:  # also after an interrupt: the weights hold every step taken
-        for W, W_work in zip(weights, work, strict=True):
-            if W_work is not W:
-                W[...] = W_work
+    for start in range(0, X.shape[0], batch):
+        X_b, y_b = X[start : start + batch], y[start : start + batch]  # the last may be shorter
+        grads = mlp_gradients(X_b, y_b, weights, activation)  # all before any weight changes
+        for W, dW in zip(weights, grads, strict=True):
+            W -= lr * dW
     ### END SOLUTION

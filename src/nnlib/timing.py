@@ -1,10 +1,13 @@
-"""Timing tools for the fast path: a repeat-and-take-the-median timer, the matrix-multiply
-floor of an epoch, and what BLAS is doing underneath.
+"""Timing tools for notebook 05 and ``make bench``: a repeat-and-take-the-median timer, the
+matrix-multiply floor of an epoch, and what BLAS is doing underneath.
 
 The *GEMM floor* of an epoch runs only the matrix multiplies of one SGD epoch, with the same
 shapes and into preallocated buffers, and nothing else: no softmax, no activation, no update.
-No numpy implementation of the algorithm can beat it, so ``epoch_time / floor_time`` says how
-much time goes to everything that is not a matrix multiply.
+An epoch that runs these products one after another, each on its own, cannot beat it, so
+``epoch_time / floor_time`` says how much time goes to everything that is not a matrix
+multiply; only changing how the products share the cores' caches gets below it (the split
+products of :mod:`nnlib.fast`, where each core reuses in the update the rows of ``X`` it has
+just read in the forward product).
 
 Timings on a shared machine are noisy. :func:`time_interleaved` runs several candidates in
 turns, so that a slow minute slows all of them alike, and reports the median, minimum and
@@ -98,8 +101,9 @@ def time_interleaved(
     setup : callable returning a tuple, optional
         Shared by all candidates; called before every run, untimed.
     pause : float, default 0.0
-        Seconds to sleep before every run, untimed. OpenBLAS threads spin for up to ~0.1 s
-        after a call before they sleep; when candidates use different BLAS builds (numpy's
+        Seconds to sleep before every run, untimed. OpenBLAS's worker threads keep spinning
+        for a while after a call before they sleep (its build option ``THREAD_TIMEOUT``, a
+        number of CPU cycles); when candidates use different BLAS builds (numpy's
         and scipy's wheels each bring one), a pause keeps one's spinning threads from
         slowing the next.
 
@@ -163,7 +167,8 @@ def gemm_floor_epoch(X: np.ndarray, layer_sizes: Sequence[int], batch: int = 100
     outs = [np.empty((batch, d), dtype=dt) for d in sizes[1:]]
     grads = [np.empty((batch, d), dtype=dt) for d in sizes[1:-1]]
     dWs = [np.empty_like(W) for W in weights]
-    for start in range(0, X.shape[0], batch):
+    n_rows = X.shape[0]
+    for start in range(0, n_rows, batch):
         rows = X[start : start + batch]
         m = rows.shape[0]
         Z = [rows] + [o[:m] for o in outs]

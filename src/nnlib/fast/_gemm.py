@@ -19,14 +19,10 @@ matrix-multiply time at small batches:
    the batch's examples: each thread takes the same block of rows of ``X_b`` in the forward
    product and in the update, so the update finds its rows still in its core's cache.
 
-numpy's wheels (Linux and macOS, numpy 2) ship OpenBLAS with its C interface exported as
-``scipy_cblas_?gemm64_``; :data:`NUMPY_CBLAS` finds it and checks it on a small product.
-Why not scipy's BLAS wrappers, which have ``beta`` too: scipy's wheel bundles a second
-OpenBLAS with its own worker threads, which spin for a while after each call; alternating
-between the two builds every few microseconds makes the pools fight for the cores (3-45x
-slower epochs measured on 2 cores). Where numpy's build does not export the symbol (a
-conda or MKL numpy, Windows), :class:`Gemm` falls back to ``np.matmul`` into the same
-buffers, with a preallocated temporary for ``beta != 0``: same results, just slower.
+Which library is called, and whether the batched call is used, is decided once per process by
+:mod:`nnlib.fast._binding` (see :func:`nnlib.fast.status`). Where no library is bound,
+:class:`Gemm` runs ``np.matmul`` into the same buffers, with a preallocated temporary for
+``beta != 0``: the same results, with the extra passes over memory that 1. and 2. avoid.
 
 Layout: BLAS reads a row-major (m, n) matrix from a pointer and a leading dimension, the
 distance between rows, so any 2-D view with unit stride along one axis works without a copy:
@@ -38,14 +34,13 @@ computed as its transpose, ``C.T = B.T @ A.T``.
 from __future__ import annotations
 
 import ctypes
-import functools
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 
+from . import _binding
+
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enums
-_SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 
 
 def _address(M: np.ndarray) -> int:
@@ -70,7 +65,7 @@ def _blas_layout(M: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
+def cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
     """The argument list of one row-major ``cblas_?gemm`` call for ``out = alpha A B + beta out``.
 
     ``A`` and ``B`` are views with the operands' shapes and strides; ``a_ptr`` and ``b_ptr``
@@ -87,7 +82,7 @@ def _cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
     if a_layout is None or b_layout is None:
         return None
     (M, K), N = A.shape, B.shape[1]
-    i64, scalar = ctypes.c_int64, _SCALARS[out.dtype]
+    i64, scalar = ctypes.c_int64, _binding._SCALARS[out.dtype]
     return [
         ctypes.c_int(_ROW_MAJOR),
         ctypes.c_int(a_layout[0]),
@@ -104,69 +99,6 @@ def _cblas_arguments(out, A, a_ptr, B, b_ptr, alpha: float, beta: float):
         ctypes.c_void_p(_address(out)),
         i64(out_layout[1]),
     ]
-
-
-@functools.cache  # loaded once, for both loaders below
-def _numpy_openblas(root: Path | None = None) -> ctypes.CDLL | None:
-    """numpy's own OpenBLAS, where numpy's wheels put it (next to ``root``, numpy's package
-    directory by default), or None."""
-    root = Path(np.__file__).parent if root is None else Path(root)
-    paths = sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")) + sorted(
-        root.glob(".dylibs/libscipy_openblas64_*")
-    )
-    try:
-        return ctypes.CDLL(str(paths[0])) if paths else None
-    except OSError:  # not a loadable library
-        return None
-
-
-def _load_numpy_cblas(root: Path | None = None) -> dict:
-    """numpy's own OpenBLAS ``cblas_sgemm``/``cblas_dgemm`` (64-bit ints) by dtype, or ``{}``.
-
-    Checks that both symbols exist and that they compute a small product correctly; any
-    surprise gives ``{}`` (the fallback).
-    """
-    lib = _numpy_openblas(root)
-    found = {}
-    try:
-        for dtype, suffix in ((np.float32, "sgemm64_"), (np.float64, "dgemm64_")):
-            fn = getattr(lib, "scipy_cblas_" + suffix)
-            fn.restype = None  # arguments are passed as ready-made ctypes objects
-            found[np.dtype(dtype)] = fn
-    except AttributeError:  # no library, or another build without the symbols
-        return {}
-    for dtype, fn in found.items():  # W -= A^T B, with a Fortran-ordered operand, vs numpy
-        A = np.arange(8, dtype=dtype).reshape(4, 2)
-        B = np.asfortranarray(np.arange(12, dtype=dtype).reshape(4, 3)[:, ::-1])
-        W = np.ones((2, 3), dtype=dtype)
-        args = _cblas_arguments(
-            W, A.T, ctypes.c_void_p(_address(A)), B, ctypes.c_void_p(_address(B)), -1.0, 1.0
-        )
-        fn(*args)
-        if not np.array_equal(W, 1 - A.T @ B):
-            return {}
-    return found
-
-
-def _load_numpy_cblas_batch(root: Path | None = None) -> tuple[dict, object]:
-    """numpy's OpenBLAS ``cblas_?gemm_batch`` by dtype and its thread count getter, or
-    ``({}, None)``. Each is checked on a small split product below (:func:`_batch_call_works`)."""
-    lib = _numpy_openblas(root)
-    try:
-        threads = lib.scipy_openblas_get_num_threads64_
-        threads.restype, threads.argtypes = ctypes.c_int, []
-        found = {}
-        for dtype, suffix in ((np.float32, "sgemm_batch64_"), (np.float64, "dgemm_batch64_")):
-            fn = getattr(lib, "scipy_cblas_" + suffix)
-            fn.restype = None
-            found[np.dtype(dtype)] = fn
-    except AttributeError:
-        return {}, None
-    return found, threads
-
-
-NUMPY_CBLAS = _load_numpy_cblas()
-NUMPY_CBLAS_BATCH, _blas_threads = _load_numpy_cblas_batch()
 
 
 class BatchRows:
@@ -243,10 +175,11 @@ def _operand(M) -> tuple[np.ndarray, ctypes.c_void_p]:
     return M, ctypes.c_void_p(_address(M))
 
 
-# OpenBLAS 0.3.31's gemm_batch crashes (segfault) on products small enough for its "small
-# matrix" kernels, M * N * K <= 100^3, in DYNAMIC_ARCH builds such as numpy's (seen here;
-# fixed upstream by OpenMathLib/OpenBLAS pull request 5980). Splitting only pays on large
-# products anyway, so every block must be at least twice that.
+# OpenBLAS 0.3.31's gemm_batch crashes (segmentation fault) on products small enough for its
+# "small matrix" kernels, M * N * K <= 100^3, in DYNAMIC_ARCH builds such as numpy's (fixed
+# upstream by OpenMathLib/OpenBLAS pull request 5980). Splitting only pays on large products
+# anyway, so every block must be at least twice that; the child-process check of
+# nnlib.fast._binding runs blocks of this size before any split product is used.
 MIN_SPLIT_BLOCK_WORK = 2_000_000
 
 
@@ -261,7 +194,7 @@ def _even_blocks(n: int, blocks: int, align: int) -> list[tuple[int, int]]:
 
 def _grouped_arguments(parts):
     """Arguments of one ``cblas_?gemm_batch`` call that runs ``parts``, the argument lists of
-    single row-major ``cblas_?gemm`` calls (from :func:`_cblas_arguments`), one group each.
+    single row-major ``cblas_?gemm`` calls (from :func:`cblas_arguments`), one group each.
 
     Also returns the array of the calls' ``A`` addresses, which :class:`BatchRows` rewrites.
     """
@@ -293,7 +226,7 @@ def _split_arguments(blocks, a, a_ptr, alpha: float):
         offset = _address(a_part) - _address(a)
         pointer = ctypes.c_void_p(a_ptr.value + offset)
         b_pointer = ctypes.c_void_p(_address(b_part))
-        args = _cblas_arguments(out_part, a_part, pointer, b_part, b_pointer, alpha, beta)
+        args = cblas_arguments(out_part, a_part, pointer, b_part, b_pointer, alpha, beta)
         if args is None or args[7] is not pointer:  # a transposed out would swap A and B
             return None
         parts.append(args)
@@ -320,7 +253,8 @@ class Gemm:
         ``cblas_?gemm_batch`` call. Two products that split the same weight this way (the
         forward ``X W`` and the update ``W -= X^T G``) each touch one block from one core,
         so the weight stays in that core's cache instead of moving between cores every batch.
-        Ignored where the batch call is missing, with one BLAS thread, when ``out`` is not
+        Ignored where the batched call is not in use (:func:`nnlib.fast.status`), with one
+        BLAS thread, when ``out`` is not
         stored row by row, or when a block would be smaller than
         :data:`MIN_SPLIT_BLOCK_WORK` multiply-adds.
     split_batch : bool, default False
@@ -331,8 +265,7 @@ class Gemm:
         added after the call). numpy's OpenBLAS runs block k on thread k in every call (the
         first on the calling thread), so the update reads each core's rows of ``X_b`` from
         that core's cache, where the forward left them; a build that assigned blocks
-        otherwise would give the same results without that gain (measured: swapping the
-        update's blocks costs softmax regression at batch 1000 about 6%). Worth it when
+        otherwise would give the same results without that gain. Worth it when
         ``out`` is small next to ``X_b`` (the extra addition is a pass over ``out``).
         Ignored as ``split_columns`` is, and when ``A`` is not the moving rows.
 
@@ -366,19 +299,24 @@ class Gemm:
                 f"out, A and B must share one dtype, got {out.dtype}, {a.dtype}, {b.dtype}"
             )
         if np.may_share_memory(out, a) or np.may_share_memory(out, b):
-            raise ValueError("out shares memory with an operand; BLAS needs them apart")
+            raise ValueError(
+                "Gemm: out shares memory with A or B; BLAS reads its operands while it writes "
+                "out, so they must not overlap"
+            )
         self.out, self.A, self.B = out, A, B
         self.alpha, self.beta = float(alpha), float(beta)
-        fn = NUMPY_CBLAS.get(out.dtype)
+        binding = _binding.load()
+        fn = binding.gemm.get(out.dtype)
         self._args = None
         if fn is not None and 0 not in (*a.shape, b.shape[1]):
-            self._args = _cblas_arguments(out, a, a_ptr, b, b_ptr, self.alpha, self.beta)
+            self._args = cblas_arguments(out, a, a_ptr, b, b_ptr, self.alpha, self.beta)
         self._fn = fn
         self.blocks = 1
         self._partials = ()  # split_batch on the shared dimension: the other threads' sums
         if split_columns and split_batch:
             raise ValueError("split_columns and split_batch exclude each other; pick one")
-        batch_fn = NUMPY_CBLAS_BATCH.get(out.dtype)
+        batch_fn = binding.gemm_batch.get(out.dtype)
+        self._threads = binding.threads() if batch_fn is not None else 1
         split = None
         if self._args is not None and batch_fn is not None and not isinstance(B, _MOVING):
             if split_columns:
@@ -399,7 +337,7 @@ class Gemm:
     def _split_columns(self, out, a, a_ptr, b):
         """Blocks of columns of ``out`` and ``b``, one per thread; None if too small."""
         align = max(1, 64 // out.itemsize)  # whole cache lines, whole kernel tiles
-        blocks = _even_blocks(out.shape[1], _blas_threads(), align)
+        blocks = _even_blocks(out.shape[1], self._threads, align)
         (M, K), narrowest = a.shape, min(hi - lo for lo, hi in blocks)
         if len(blocks) < 2 or M * K * narrowest < MIN_SPLIT_BLOCK_WORK:
             return None
@@ -417,7 +355,7 @@ class Gemm:
         """
         forward = isinstance(A, BatchRows)
         (M, K), N = a.shape, b.shape[1]
-        blocks = _even_blocks(M if forward else K, _blas_threads(), 1)
+        blocks = _even_blocks(M if forward else K, self._threads, 1)
         fewest = min(hi - lo for lo, hi in blocks)
         if len(blocks) < 2 or fewest * (K if forward else M) * N < MIN_SPLIT_BLOCK_WORK:
             return None
@@ -459,15 +397,3 @@ class Gemm:
         if beta != 1.0:
             out *= beta
         out += self._tmp
-
-
-def batch_buffer(rows: int, cols: int, dtype, feature_major: bool = False) -> np.ndarray:
-    """An uninitialized (rows, cols) buffer, stored row by row, or column by column.
-
-    ``feature_major=True`` stores each column (one feature over the batch) contiguously: the
-    array is the transpose of a C-ordered (cols, rows) one. Elementwise work does not care;
-    BLAS reads either (see the module notes), and for some shapes one is faster.
-    """
-    if feature_major:
-        return np.empty((cols, rows), dtype=dtype).T
-    return np.empty((rows, cols), dtype=dtype)
