@@ -390,7 +390,7 @@ def _check_epoch(task: str, fn: Callable | None) -> None:
                                                     outputs_of(task, None, args0).values(),
                                                     strict=True)):
             return mistakes.message("not_in_place", out=", ".join(outputs_of(task, None, args)))
-        if "no usual mistake" not in message or fn is not None:
+        if "no usual mistake" not in message:
             return message
         helper_task = _HELPER_TASK.get(helper, helper)
         try:
