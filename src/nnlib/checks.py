@@ -21,6 +21,7 @@ the last cell of each notebook calls it, so nbgrader's Validate reports them.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -34,6 +35,7 @@ DATA = Path(__file__).with_name("check_data.npz")
 # The sizes of the checks' inputs (N, D, H, C): small and pairwise different, so that a
 # transposed result has the wrong shape. The grader's hidden cases use other sizes.
 N, D, H, C = 7, 5, 6, 4
+WIDTH = 84  # characters per line of a rendered failure (nbgrader's Validate cuts at ~90)
 
 
 class CheckFailed(AssertionError):
@@ -41,8 +43,13 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback: the message is the whole story, and the
-        # frames it would show are the check's own, not the student's code.
-        return [f"{type(self).__name__}: {self}"]
+        # frames it would show are the check's own, not the student's code. Lines are wrapped
+        # because nbgrader's Validate cuts every line of an error at about 90 characters.
+        lines = []
+        for line in f"{type(self).__name__}: {self}".splitlines():
+            indent = " " * (len(line) - len(line.lstrip(" -")))
+            lines += textwrap.wrap(line, WIDTH, subsequent_indent=indent) or [""]
+        return lines
 
 
 class LibraryCheckFailed(CheckFailed):
@@ -325,7 +332,7 @@ def _run_check(task: str, fn: Callable, *, on_mismatch: Callable | None = None) 
             continue
         name = wrong[0]
         got = np.asarray(outputs[name])
-        where = f"on inputs {_label(args, kwargs)}" if _label(args, kwargs) else ""
+        where = f"(inputs {_label(args, kwargs)})" if _label(args, kwargs) else ""
         message = _explain(task, case, name, got, expected[name], n)
         if on_mismatch is not None:
             message = on_mismatch(case, name, args, kwargs, message)
@@ -553,9 +560,12 @@ def library_report(functions) -> dict[str, str | None]:
         try:
             _quiet(CHECKS[function])
         except Exception as exc:  # a stub, a check failure or the student's own exception
-            text = str(exc) if isinstance(exc, (CheckFailed, NotImplementedError)) else (
-                f"your code raised {type(exc).__name__}: {exc}"
-            )
+            if isinstance(exc, NotImplementedError) and "not implemented yet" in str(exc):
+                text = f"not implemented yet ({TASKS_BY_FUNCTION[function].path})"
+            elif isinstance(exc, CheckFailed):
+                text = str(exc).removeprefix(f"{function}: ")
+            else:
+                text = f"your code raised {type(exc).__name__}: {exc}"
             report[function] = text
         else:
             report[function] = None
