@@ -36,10 +36,10 @@ def _solution(function: str) -> list[str]:
     source = (ROOT / "src" / "nnlib" / "losses.py").read_text()
     block = source.split(f"def {function}(", 1)[1]
     block = block.split("### BEGIN SOLUTION\n", 1)[1].split("    ### END SOLUTION", 1)[0]
-    assert [line.strip() for line in block.splitlines() if line.strip()] == [
-        line for line in solution_lines(f"def f():\n    ### BEGIN SOLUTION\n{block}    ### END SOLUTION\n")
-        if line
-    ]
+    wrapped = f"def f():\n    ### BEGIN SOLUTION\n{block}    ### END SOLUTION\n"
+    assert [ln.strip() for ln in block.splitlines() if ln.strip()] == [
+        ln for ln in solution_lines(wrapped) if ln
+    ], "the test should copy exactly the solution block"
     return block.splitlines(keepends=True)
 
 

@@ -1,4 +1,4 @@
-"""Name the likely mistake behind a wrong output of a hidden case: the grader's side of the catalogue.
+"""Name the likely mistake behind a wrong output of a hidden case (the grader's side).
 
 The mistakes, their names, wording and tolerances live in :mod:`nnlib.mistakes`, which the
 visible checks read too, so a student reads the same sentence in both. Here, for a wrong
@@ -62,7 +62,7 @@ def _variants(function: str, case: Case) -> dict[str, dict]:
         try:
             with np.errstate(all="ignore"):
                 out[mistake] = run_reference(function, case, fn=mutant)
-        except Exception:  # noqa: BLE001 - a mistake that raises on these inputs has no output
+        except Exception:
             continue
     return out
 

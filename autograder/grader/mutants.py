@@ -314,12 +314,14 @@ EXAMPLES: dict[str, tuple[str, Callable]] = {
         "softmax_loss_grad",
         lambda Z, y: len(y) * nnlib.softmax_loss_grad(Z, y),
     ),
-    "divided_twice": ("nn_gradients", lambda X, y, W1, W2: tuple(
-        g / len(y) for g in nnlib.nn_gradients(X, y, W1, W2)
-    )),
-    "sign_flipped": ("softmax_regression_grad", lambda X, y, t: -nnlib.softmax_regression_grad(
-        X, y, t
-    )),
+    "divided_twice": (
+        "nn_gradients",
+        lambda X, y, W1, W2: tuple(g / len(y) for g in nnlib.nn_gradients(X, y, W1, W2)),
+    ),
+    "sign_flipped": (
+        "softmax_regression_grad",
+        lambda X, y, t: -nnlib.softmax_regression_grad(X, y, t),
+    ),
     "loss_sign_flipped": ("softmax_loss", lambda Z, y: -nnlib.softmax_loss(Z, y)),
     "loss_not_scalar": (
         "softmax_loss",

@@ -131,7 +131,6 @@ def mistake_outputs(task: str, case: str, name: str) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- outputs by name
 
 
-
 def outputs_of(task: str, result, args: list) -> dict:
     """Name the outputs of one call: what it returned, or the arrays an epoch updates in place.
 
@@ -265,8 +264,9 @@ def _as_float32(value):
     if isinstance(value, list):
         return [_as_float32(v) for v in value]
     if isinstance(value, mlp.MLPCache):
-        return mlp.MLPCache(_as_float32(value.inputs), _as_float32(value.preactivations),
-                            value.activation)
+        return mlp.MLPCache(
+            _as_float32(value.inputs), _as_float32(value.preactivations), value.activation
+        )
     return value
 
 
@@ -368,8 +368,9 @@ def _check_epoch(task: str, fn: Callable | None) -> None:
     import nnlib
 
     original = getattr(module, helper)
-    student_fn = fn or getattr({"softmax_regression_epoch": linear, "nn_epoch": two_layer,
-                                "mlp_epoch": mlp}[task], task)
+    student_fn = fn or getattr(
+        {"softmax_regression_epoch": linear, "nn_epoch": two_layer, "mlp_epoch": mlp}[task], task
+    )
 
     def run(*args, **kwargs):
         __tracebackhide__ = True
@@ -386,16 +387,22 @@ def _check_epoch(task: str, fn: Callable | None) -> None:
                     f"(your code raised {type(exc).__name__}: {exc})"
                 ) from exc
             raise
-        if n % batch == 0 and not all(np.all(np.isfinite(a)) for a in args[2:]
-                                      if isinstance(a, np.ndarray)):
+        if n % batch == 0 and not all(
+            np.all(np.isfinite(a)) for a in args[2:] if isinstance(a, np.ndarray)
+        ):
             _fail(task, mistakes.message("empty_last_batch", out=outputs, n=n))
         return result
 
     def blame(case, name, args, kwargs, message):
         args0, _ = case_inputs(task, case)
-        if all(np.array_equal(a, b) for a, b in zip(outputs_of(task, None, args).values(),
-                                                    outputs_of(task, None, args0).values(),
-                                                    strict=True)):
+        if all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                outputs_of(task, None, args).values(),
+                outputs_of(task, None, args0).values(),
+                strict=True,
+            )
+        ):
             return mistakes.message("not_in_place", out=", ".join(outputs_of(task, None, args)))
         if "no usual mistake" not in message:
             return message
@@ -437,8 +444,7 @@ _PASSED = {
     "softmax": "float32 stays float32; values and huge logits (±1e4) are right",
     "log_softmax": "float32 stays float32; values and huge logits (±1e4) are right",
     "softmax_loss": "one number, the mean cross-entropy; finite for huge logits",
-    "epoch": "in-place updates match SGD, with a partial last batch and with N a multiple of "
-    "batch",
+    "epoch": "in-place updates match SGD, with a partial last batch and with N a multiple of batch",
     "mlp": "every layer is right, for relu and tanh",
 }
 

@@ -120,7 +120,8 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "transposed",
         ALL,
-        "{out} is transposed (shape {got}, expected {expected}): swap the factors of the product, e.g. X.T @ G rather than G.T @ X",
+        "{out} is transposed (shape {got}, expected {expected}): swap the factors of the "
+        "product, e.g. X.T @ G rather than G.T @ X",
     ),
     # ---------------------------------------------------------------- gradients
     Mistake(
@@ -148,8 +149,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "loss_not_scalar",
         ("softmax_loss",),
-        "{out} is an array of shape {got}: return one number, the mean of the per-example "
-        "losses",
+        "{out} is an array of shape {got}: return one number, the mean of the per-example losses",
     ),
     Mistake(
         "overflow_large_logits",
