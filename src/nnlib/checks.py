@@ -4,8 +4,8 @@ Each ``check_<function>(fn=None)`` calls your function (``fn`` defaults to the o
 ``nnlib``; pass another callable to check a notebook answer) on small fixed inputs and checks,
 in this order: that it returns arrays of the right type, shape and dtype (float32 in, float32
 out); then their values, against the reference outputs for those inputs. The inputs and
-outputs are data, ``check_data.npz`` beside this file, written by the instructor's build from
-the reference library — the checks hold no solution code. When a value is wrong, the check
+outputs are data, ``check_data.npz`` beside this file, which the instructor writes from the
+reference library — the checks hold no solution code. When a value is wrong, the check
 names the usual mistake that explains it, from the one catalogue the grader uses too
 (:mod:`nnlib.mistakes`), or shows the numbers that differ.
 

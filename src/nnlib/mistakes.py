@@ -14,7 +14,7 @@ holds no code that computes a right answer. Each entry is recognised in one of t
   not change, an empty last minibatch): the caller picks the entry by name.
 
 Messages are ``str.format`` templates. Fields: ``{out}`` the output's name (``dW1``, ``theta``,
-``grads[2]``), ``{n}`` the batch size, ``{expected}`` and ``{got}`` shapes, ``{i}`` a layer.
+``grads[2]``), ``{n}`` the batch size, ``{expected}`` and ``{got}`` shapes.
 """
 
 from __future__ import annotations
