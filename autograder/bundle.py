@@ -145,6 +145,8 @@ def build_bundle(
     shutil.copytree(STUDENT_TESTS, dest / "tests", ignore=ignore)
     for name in ("README.md", "pyproject.toml", "submit.py"):
         shutil.copyfile(TEMPLATE / name, dest / name)
+    # JupyterLab settings the install applies (pyproject's data-files): a student's menus
+    shutil.copytree(TEMPLATE / "jupyter-config", dest / "jupyter-config", ignore=ignore)
     leaks = leaked_lines(dest, secret_lines(package, solutions))
     if leaks:
         shown = "\n".join(f"  {f}: {line}" for f, line in leaks[:10])

@@ -1,18 +1,18 @@
-"""The visible checks pass the reference and catch each usual mistake with the right hint.
+"""The visible checks: the reference passes, failures teach, and the checks hand over no solution.
 
-Each mutant below is a plausible student bug; the check must fail with a message naming it.
+That every catalogued mistake is named by its check is tested in ``tests/test_mistakes.py``.
 """
 
-import re
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.special import softmax as scipy_softmax
 
 import nnlib
-from nnlib import checks
-from nnlib.checks import CHECKS, CheckFailed
-from nnlib.tasks import TASKS
+from nnlib import checks, linear
+from nnlib.checks import CHECKS, RELIES_ON, CheckFailed, LibraryCheckFailed
+from nnlib.tasks import NOTEBOOKS, TASKS
 
 
 def test_every_task_has_a_check():
@@ -34,113 +34,116 @@ def test_stub_message_passes_through_unchanged():
         checks.check_softmax(stub)
 
 
-def _softmax_no_shift(Z):
-    E = np.exp(Z)
-    return E / E.sum(axis=1, keepdims=True)
-
-
-def _loss_grad(Z, y, *, scale=1.0, sign=1.0, subtract=True):
-    S = scipy_softmax(Z, axis=1).astype(Z.dtype)
-    if subtract:
-        S[np.arange(len(y)), y] -= 1
-    return (sign * scale * S / len(y)).astype(Z.dtype)
-
-
-def _nn_grads_no_mask(X, y, W1, W2):
-    A1 = np.maximum(X @ W1, 0)
-    G2 = _loss_grad(A1 @ W2, y)
-    return X.T @ (G2 @ W2.T), A1.T @ G2
-
-
-def _epoch_skipping_last(X, y, theta, lr=0.1, batch=100):
-    for start in range(0, X.shape[0] - batch + 1, batch):
-        Xb, yb = X[start : start + batch], y[start : start + batch]
-        theta -= lr * nnlib.softmax_regression_grad(Xb, yb, theta)
-
-
-def _epoch_rebinding(X, y, theta, lr=0.1, batch=100):
-    for start in range(0, X.shape[0], batch):
-        Xb, yb = X[start : start + batch], y[start : start + batch]
-        theta = theta - lr * nnlib.softmax_regression_grad(Xb, yb, theta)
-
-
-def _nn_epoch_sequential(X, y, W1, W2, lr=0.1, batch=100):
-    for start in range(0, X.shape[0], batch):
-        Xb, yb = X[start : start + batch], y[start : start + batch]
-        W2 -= lr * nnlib.nn_gradients(Xb, yb, W1, W2)[1]
-        W1 -= lr * nnlib.nn_gradients(Xb, yb, W1, W2)[0]
-
-
-def _mlp_forward_activation_on_logits(X, weights, activation="relu"):
-    logits, cache = nnlib.mlp_forward(X, weights, activation)
-    return nnlib.get_activation(activation).forward(logits), cache
-
-
-def _mlp_backward_sigma_at_output(dlogits, cache, weights):
-    sigma = nnlib.get_activation(cache.activation)
-    grads, G = [None] * len(weights), dlogits
-    for i in range(len(weights) - 1, -1, -1):
-        grads[i] = cache.inputs[i].T @ G
-        if i > 0:
-            G = (G @ weights[i].T) * sigma.derivative(cache.inputs[i])  # output, not input
-    return grads
-
-
-MUTANTS = [
-    ("softmax", _softmax_no_shift, "subtract the row maximum"),
-    ("softmax", lambda Z: np.exp(Z) / np.exp(Z).sum(axis=0, keepdims=True), "axis=1"),
-    ("softmax", lambda Z: scipy_softmax(Z.astype(np.float64), axis=1), "upcast float32"),
-    ("log_softmax", lambda Z: np.log(_softmax_no_shift(Z)), "do not take log(softmax"),
-    ("softmax_loss", lambda Z, y: len(y) * nnlib.softmax_loss(Z, y), "N times the mean"),
-    ("softmax_loss", lambda Z, y: nnlib.log_softmax(Z)[np.arange(len(y)), y], "one number"),
-    ("softmax_loss_grad", lambda Z, y: _loss_grad(Z, y, scale=len(y)), "summed over the batch"),
-    ("softmax_loss_grad", lambda Z, y: _loss_grad(Z, y, sign=-1), "sign is flipped"),
-    ("softmax_loss_grad", lambda Z, y: _loss_grad(Z, y, subtract=False), "one-hot labels"),
-    ("softmax_loss_grad", lambda Z, y: _loss_grad(Z, y, scale=1 / len(y)), "twice"),
-    (
-        "softmax_regression_grad",
-        lambda X, y, t: nnlib.softmax_regression_grad(X, y, t).T,
-        "transposed",
-    ),
-    (
-        "softmax_regression_grad_naive",
-        lambda X, y, t: len(y) * nnlib.softmax_regression_grad(X, y, t),
-        "divide by N",
-    ),
-    ("softmax_regression_epoch", _epoch_skipping_last, "last partial batch"),
-    ("softmax_regression_epoch", _epoch_rebinding, "in place"),
-    ("radial_features", lambda X: np.c_[X, np.hypot(X[:, 0], X[:, 1])], "radius"),
-    ("relu", lambda Z: np.maximum(Z, 0, out=Z), "modified its input"),
-    ("relu_grad", lambda Z: Z > 0, "boolean mask"),
-    ("relu_grad", lambda Z: np.maximum(Z, 0), "relu(Z) itself"),
-    ("nn_gradients", _nn_grads_no_mask, "ReLU mask is missing"),
-    ("nn_gradients", lambda *a: nnlib.nn_gradients(*a)[::-1], "wrong order"),
-    ("nn_epoch", _nn_epoch_sequential, "compute all, then update"),
-    ("mlp_forward", _mlp_forward_activation_on_logits, "last layer"),
-    ("mlp_backward", _mlp_backward_sigma_at_output, "pre-activation"),
-]
-
-
-@pytest.mark.parametrize(
-    ("function", "mutant", "hint"), MUTANTS, ids=[f"{m[0]}-{m[2]}" for m in MUTANTS]
-)
-def test_check_names_the_mistake(function, mutant, hint):
-    with pytest.raises(CheckFailed, match=re.escape(hint)) as info:
-        CHECKS[function](mutant)
-    assert str(info.value).startswith(f"{function}:"), "the message should start with the task"
-
-
-def test_a_crash_is_reported_as_a_failed_check():
+def test_the_students_own_exception_reaches_them_unchanged_with_a_note():
     def crashes(Z):
         raise IndexError("index 9 is out of bounds")
 
-    with pytest.raises(CheckFailed, match="raised IndexError: index 9"):
+    with pytest.raises(IndexError, match="index 9") as info:
         checks.check_softmax(crashes)
+    notes = getattr(info.value, "__notes__", [])
+    assert any("check_softmax" in note for note in notes), notes
+    # the student's own frame is in the traceback
+    assert any(entry.name == "crashes" for entry in info.traceback)
 
 
-def test_checks_hold_no_reference_outputs():
-    """The checks compare with scipy and finite differences, never with stored numbers."""
-    from pathlib import Path
+def test_a_check_failure_renders_as_its_message_alone_in_ipython():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_softmax(lambda Z: Z)
+    lines = info.value._render_traceback_()
+    assert " ".join(lines).split() == f"CheckFailed: {info.value}".split()
+    assert all(len(line) <= checks.WIDTH for line in lines), "nbgrader's Validate cuts long lines"
 
-    source = Path(checks.__file__).read_text()
-    assert "np.load" not in source and ".npy" not in source and ".npz" not in source
+
+def test_epoch_with_a_wrong_gradient_blames_the_gradient(monkeypatch):
+    right = linear.softmax_regression_grad
+
+    def summed(X, y, theta):
+        return X.shape[0] * right(X, y, theta)
+
+    monkeypatch.setattr(linear, "softmax_regression_grad", summed)
+    monkeypatch.setattr(nnlib, "softmax_regression_grad", summed)
+
+    def epoch(X, y, theta, lr=0.1, batch=100):  # a right loop around the wrong gradient
+        for start in range(0, X.shape[0], batch):
+            rows = slice(start, start + batch)
+            theta -= lr * nnlib.softmax_regression_grad(X[rows], y[rows], theta)
+
+    with pytest.raises(CheckFailed, match="fails its own check") as info:
+        checks.check_softmax_regression_epoch(epoch)
+    assert "softmax_regression_grad" in str(info.value) and "times too large" in str(info.value)
+
+
+def test_epoch_with_a_wrong_loop_blames_the_loop():
+    def two_steps_per_batch(X, y, theta, lr=0.1, batch=100):
+        for start in range(0, X.shape[0], batch):
+            for _ in range(2):
+                theta -= lr * nnlib.softmax_regression_grad(
+                    X[start : start + batch], y[start : start + batch], theta
+                )
+
+    with pytest.raises(CheckFailed, match="passes its check, so look at the loop"):
+        checks.check_softmax_regression_epoch(two_steps_per_batch)
+
+
+def test_the_spy_is_removed_after_an_epoch_check():
+    before = linear.softmax_regression_grad, nnlib.softmax_regression_grad
+    checks.check_softmax_regression_epoch()
+    assert (linear.softmax_regression_grad, nnlib.softmax_regression_grad) == before
+
+
+def test_epoch_checks_include_n_a_multiple_of_batch():
+    for task in ("softmax_regression_epoch", "nn_epoch", "mlp_epoch"):
+        sizes = []
+        for case in checks.case_names(task):
+            args, kwargs = checks.case_inputs(task, case)
+            sizes.append(args[0].shape[0] % kwargs["batch"])
+        assert 0 in sizes and any(sizes), f"{task}: want N % batch == 0 and != 0, got {sizes}"
+
+
+_COMPUTING_CALLS = {"exp", "log", "maximum", "tanh", "dot", "einsum", "matmul"}
+
+
+@pytest.mark.parametrize("module", ["checks", "mistakes"])
+def test_shipped_check_modules_compute_no_network(module):
+    """No matrix product or nonlinearity: the ingredients of any forward or backward pass."""
+    source = Path(nnlib.__file__).with_name(f"{module}.py").read_text()
+    for node in ast.walk(ast.parse(source)):
+        assert not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)), (
+            f"nnlib/{module}.py line {node.lineno}: a matrix product in a shipped check module"
+        )
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            assert name not in _COMPUTING_CALLS, (
+                f"nnlib/{module}.py line {node.lineno}: {name}() computes what the reference "
+                "does; read it from check_data.npz instead"
+            )
+
+
+def test_notebook_library_check_names_each_failing_function(monkeypatch):
+    def no_mean(Z, y):
+        return Z.shape[0] * nnlib.losses.softmax_loss_grad.__wrapped__(Z, y)
+
+    right = nnlib.losses.softmax_loss_grad
+    no_mean.__wrapped__ = right
+    monkeypatch.setattr(nnlib.losses, "softmax_loss_grad", lambda Z, y: Z.shape[0] * right(Z, y))
+    with pytest.raises(LibraryCheckFailed) as info:
+        checks.check_notebook_library("01_linear_classifiers")
+    text = str(info.value)
+    assert "softmax_loss_grad: dZ is N = 7 times too large" in text, text
+    assert "graded by the library grader" in text
+    assert "- softmax:" not in text, "a function that passes is not listed"
+
+
+def test_every_notebook_names_the_functions_it_relies_on():
+    assert set(RELIES_ON) == set(NOTEBOOKS)
+    for notebook, functions in RELIES_ON.items():
+        assert set(functions) <= set(CHECKS), notebook
+        own = {t.function for t in TASKS if t.notebook == notebook}
+        assert own <= set(functions), f"{notebook} must at least rely on its own tasks"
+
+
+def test_checks_load_their_data_from_the_package():
+    assert checks.DATA == Path(checks.__file__).with_name("check_data.npz")
+    args, _ = checks.case_inputs("nn_gradients", "main")
+    assert [a.shape for a in args] == [(7, 5), (7,), (5, 6), (6, 4)]
+    assert np.issubdtype(args[1].dtype, np.integer)

@@ -17,12 +17,14 @@ import pytest
 from _notebook_runs import NOTEBOOKS, ROOT, course_runs, release_notebooks
 
 from autograder.student_copy import stub_message
+from nnlib.checks import RELIES_ON
 from nnlib.tasks import TASKS
 
 SOURCES = {name: ROOT / "solutions" / name / f"{name}.ipynb" for name in NOTEBOOKS}
 RELEASED = {name: ROOT / "notebooks" / name / f"{name}.ipynb" for name in NOTEBOOKS}
 ANSWER_STUB = ""  # nbgrader's answer-cell stub: raise NotImplementedError() with no message
 LIBRARY_STUBS = {stub_message(task.function): task for task in TASKS}
+LIBRARY_CHECK = "library_checks"  # the grade id of each notebook's 0-point library check
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,10 @@ def _grade(cell) -> dict:
 
 def _sources():
     return {name: nbformat.read(path, as_version=4) for name, path in SOURCES.items()}
+
+
+def _is_library_check(cell) -> bool:
+    return _grade(cell).get("grade_id") == LIBRARY_CHECK
 
 
 # --------------------------------------------------------------------------- the sources
@@ -56,8 +62,9 @@ def test_source_is_a_lesson_with_goals_summary_and_graded_work(name):
     assert nb.cells[0].cell_type == "markdown" and "Learning goals" in nb.cells[0].source, (
         "the first cell states the learning goals"
     )
-    assert nb.cells[-1].cell_type == "markdown" and "## Summary" in nb.cells[-1].source, (
-        "the last cell is the summary"
+    lesson = nb.cells[:-2]  # the last two cells check the library (see the test below)
+    assert lesson[-1].cell_type == "markdown" and "## Summary" in lesson[-1].source, (
+        "the last cell of the lesson is the summary"
     )
     assert any("$$" in c.source for c in nb.cells if c.cell_type == "markdown"), (
         "derivations in LaTeX"
@@ -70,7 +77,11 @@ def test_source_is_a_lesson_with_goals_summary_and_graded_work(name):
     written = [c for c in nb.cells if c.cell_type == "markdown" and _grade(c).get("grade")]
     assert len(written) >= 2, "at least two manually graded written questions"
     answers = [c for c in nb.cells if c.cell_type == "code" and _grade(c).get("solution")]
-    tests = [c for c in nb.cells if c.cell_type == "code" and _grade(c).get("grade")]
+    tests = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and _grade(c).get("grade") and not _is_library_check(c)
+    ]
     assert answers and tests, "at least one autograded answer cell with its tests"
     for cell in written + tests:
         assert _grade(cell).get("points", 0) > 0, f"{_grade(cell)['grade_id']} has no points"
@@ -87,6 +98,23 @@ def test_source_is_a_lesson_with_goals_summary_and_graded_work(name):
             assert not cell.outputs and cell.execution_count is None, (
                 "source notebooks are committed without outputs"
             )
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_notebook_ends_with_a_locked_zero_point_library_check(name):
+    """Validate fails while a library function the notebook relies on fails its check; the
+    cell is worth 0 points, so autograde (against the reference library) counts nothing twice."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    cell = nb.cells[-1]
+    meta = _grade(cell)
+    assert cell.cell_type == "code" and meta.get("grade_id") == LIBRARY_CHECK, (
+        f"{name}: the last cell should be the library check"
+    )
+    assert meta.get("grade") and meta.get("locked") and meta.get("points") == 0, meta
+    assert not meta.get("solution")
+    assert f'check_notebook_library("{name}")' in cell.source
+    assert sum(_is_library_check(c) for c in nb.cells) == 1
+    assert nb.cells[-2].cell_type == "markdown" and "Validate" in nb.cells[-2].source
 
 
 def test_every_library_task_is_checked_in_its_notebook():
@@ -225,6 +253,13 @@ def test_student_notebook_fails_only_at_the_students_places(runs, name):
             assert missing in undefined_after_failure, (
                 f"{where}: {output.evalue}, and no earlier failed cell defines it"
             )
+        elif _is_library_check(cell):
+            # the notebook's library check names each function it relies on, all stubs here
+            assert output.ename == "LibraryCheckFailed", f"{where}: {output.ename}"
+            for function in RELIES_ON[name]:
+                assert f"  - {function}: not implemented yet" in output.evalue, (
+                    f"{where}: {function} is not reported: {output.evalue}"
+                )
         else:
             assert output.ename == "NotImplementedError", (
                 f"{where}: {output.ename}: {output.evalue} — only the stubs may fail"
@@ -238,7 +273,7 @@ def test_student_notebook_fails_only_at_the_students_places(runs, name):
         undefined_after_failure |= _assigned_names(cell.source)
     # every answer cell's test fails with nbgrader's stub, before any library code is involved
     for index, cell in enumerate(nb.cells):
-        if _grade(cell).get("grade") and cell.cell_type == "code":
+        if _grade(cell).get("grade") and cell.cell_type == "code" and not _is_library_check(cell):
             errors = [o for o in cell.outputs if o.output_type == "error"]
             assert errors and errors[0].ename == "NotImplementedError", (
                 f"{name}, cell {index}: the test of an unanswered cell must fail with the stub"
@@ -261,6 +296,17 @@ def test_autograde_gives_the_solution_full_marks(runs):
     for name, (score, maximum) in runs.scores("solution").items():
         assert maximum > 0, f"{name} has no autograded points"
         assert score == maximum, f"{name}: the solution scored {score} of {maximum}"
+
+
+def test_autograde_gives_the_library_check_no_points(runs):
+    """The library is graded by the library grader: its check cell is in the gradebook at 0."""
+    from nbgrader.api import Gradebook
+
+    db = f"sqlite:///{runs.base / 'grade_solution' / 'gradebook.db'}"
+    with Gradebook(db, "manual-neural-networks") as gb:
+        for name in NOTEBOOKS:
+            grade = gb.find_grade(LIBRARY_CHECK, name, name, "solution")
+            assert grade.max_score == 0 and grade.score == 0, (name, grade.max_score, grade.score)
 
 
 def test_autograde_gives_the_release_zero(runs):

@@ -1,286 +1,135 @@
-"""Name the likely mistake: compare a wrong output with the usual wrong variants.
+"""Name the likely mistake behind a wrong output of a hidden case (the grader's side).
 
-Each variant recomputes a task's output the way a typical mistake would (off by the batch
-size, sign flipped, transposed, ReLU mask missing or applied wrongly, normalized over the
-wrong axis, one-hot labels misused, ...). The first variant that matches the student's array
-becomes the feedback, so a student reads "N times too large: ..." rather than "mismatch".
+The mistakes, their names, wording and tolerances live in :mod:`nnlib.mistakes`, which the
+visible checks read too, so a student reads the same sentence in both. Here, for a wrong
+output, the grader tries the catalogue's relations (N times too large, sign flipped,
+transposed), its symptoms (a float64 result for float32 input, weights that did not change, an
+empty last minibatch) and the programs of :data:`autograder.grader.mutants.VARIANTS`, each run
+on the case's own inputs; the first catalogue entry that explains the output is named, with the
+output called by the name the student knows (``dW1``, ``theta``, ``grads[2]``).
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-import nnlib
+from nnlib import mistakes
 
 from .cases import Case, run_reference
+from .mutants import VARIANTS
 
-LOOSE_RTOL, LOOSE_ATOL = 1e-3, 1e-4
+LOOSE_RTOL, LOOSE_ATOL = mistakes.MATCH_RTOL, mistakes.MATCH_ATOL
 
 
 def close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> bool:
-    """Shape-exact, NaN-aware closeness in float64."""
-    if got.shape != want.shape:
-        return False
-    g, w = got.astype(np.float64), want.astype(np.float64)
-    return bool(np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=False))
+    """Shape-exact, NaN-aware closeness in float64 (the catalogue's comparison)."""
+    return mistakes.close(got, want, rtol, atol)
 
 
-def _softmax(Z):
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
+def output_name(function: str, key: str) -> str:
+    """The name a student knows for one of the runner's flattened output keys.
+
+    ``return`` / ``return.<i>`` / ``arg<k>`` / ``arg<k>.<i>`` become ``dZ``, ``dW1``,
+    ``grads[2]``, ``theta``, ``weights[1]``, ``cache.preactivations[0]``; a key that is
+    already a name is returned unchanged.
+    """
+    if key == "return" and function in mistakes.SINGLE_OUTPUT:
+        return mistakes.SINGLE_OUTPUT[function]
+    if function == "mlp_forward":
+        match = re.fullmatch(r"return\.1\.([01])\.(\d+)", key)
+        if match:
+            part = "inputs" if match.group(1) == "0" else "preactivations"
+            return f"cache.{part}[{match.group(2)}]"
+        return "logits" if key == "return.0" else key
+    names = mistakes.NAMED_OUTPUTS.get(function, ())
+    match = re.fullmatch(r"(?:return|arg\d)\.(\d+)", key)
+    if match and names:
+        return names[int(match.group(1))]
+    if match:  # a list: one gradient or one weight matrix per layer
+        what = "weights" if key.startswith("arg") else "grads"
+        return f"{what}[{match.group(1)}]"
+    if key.startswith("arg") and names:
+        return names[int(key[3:]) - 2]  # epochs update their parameters from argument 2 on
+    return key
 
 
-def _one_hot_variants(S, y):
-    n = S.shape[0]
-    wrong_columns = S.copy()
-    wrong_columns[:, y] -= 1
-    return [
-        ("forgot to subtract the one-hot labels: the gradient is (S - I_y) / N, not S / N", S / n),
-        (
-            "subtracted the label values themselves (S - y[:, None]) instead of a one-hot matrix "
-            "I_y; subtract 1 only at (i, y_i)",
-            (S - y[:, None]) / n,
-        ),
-        (
-            "subtracted 1 in the labels' columns of every row (G[:, y] -= 1); subtract it only at "
-            "(i, y_i): G[np.arange(N), y] -= 1",
-            wrong_columns / n,
-        ),
-    ]
-
-
-def _logit_grad_variants(case):
-    Z, y = case.args[0], case.args[1]
-    return {f"return: {m}": {"return": v} for m, v in _one_hot_variants(_softmax(Z), y)}
-
-
-def _theta_grad_variants(case):
-    X, y, theta = case.args
-    Z = X @ theta
-    out = {f"return: {m}": {"return": X.T @ v} for m, v in _one_hot_variants(_softmax(Z), y)}
-    I_y = np.eye(theta.shape[1])[y]
-    out["return: used the logits X theta where the softmax probabilities belong"] = {
-        "return": X.T @ (Z - I_y) / X.shape[0]
-    }
+def _variants(function: str, case: Case) -> dict[str, dict]:
+    """``{mistake: flattened outputs}`` of every mutant of ``function`` on the case's inputs."""
+    out = {}
+    for mistake, mutant in VARIANTS.get(function, {}).items():
+        try:
+            with np.errstate(all="ignore"):
+                out[mistake] = run_reference(function, case, fn=mutant)
+        except Exception:
+            continue
     return out
 
 
-def _two_layer_variants(case):
-    X, y, W1, W2 = case.args
-    Z1 = X @ W1
-    A1 = np.maximum(Z1, 0)
-    G2 = _softmax(A1 @ W2)
-    G2[np.arange(X.shape[0]), y] -= 1
-    G2 /= X.shape[0]
-    back = G2 @ W2.T
-    return {
-        "dW1: the ReLU mask is missing; multiply by 1[X W1 > 0] before X^T": {
-            "return.0": X.T @ back
-        },
-        "dW1: multiplied by the activation A1 = ReLU(X W1) instead of the 0/1 mask 1[X W1 > 0]": {
-            "return.0": X.T @ (back * A1)
-        },
-        "dW2: used the pre-activation X W1 instead of A1 = ReLU(X W1)": {"return.1": Z1.T @ G2},
-    }
+def _rows(case: Case) -> int:
+    first = case.args[0] if case.args else None
+    return int(first.shape[0]) if isinstance(first, np.ndarray) and first.ndim >= 1 else 1
 
 
-def _mlp_backward_reference(dlogits, inputs, preactivations, weights, activation, at_output):
-    sigma = nnlib.get_activation(activation)
-    grads, G = [None] * len(weights), dlogits
-    for i in range(len(weights) - 1, -1, -1):
-        grads[i] = inputs[i].T @ G
-        if i > 0:
-            where = inputs[i] if at_output else preactivations[i - 1]
-            G = (G @ weights[i].T) * sigma.derivative(where)
-    return {f"return.{i}": g for i, g in enumerate(grads)}
-
-
-def _mlp_backward_variants(case):
-    dlogits, cache, weights = case.args
-    return {
-        "σ' evaluated at the layer's output σ(U) instead of at its input U (the "
-        "pre-activation kept in the cache)": _mlp_backward_reference(
-            dlogits, cache.inputs, cache.preactivations, weights, cache.activation, True
-        )
-    }
-
-
-def _mlp_naive_variants(case):
-    X, y, weights, activation = case.args
-    logits, cache = nnlib.mlp_forward(X, weights, activation)
-    dlogits = nnlib.softmax_loss_grad(logits, y)
-    return {
-        "σ' evaluated at the layer's output σ(U) instead of at its input U": (
-            _mlp_backward_reference(
-                dlogits, cache.inputs, cache.preactivations, weights, activation, True
-            )
-        )
-    }
-
-
-def _mlp_forward_variants(case):
-    X, weights, activation = case.args
-    logits, cache = nnlib.mlp_forward(X, weights, activation)
-    sigma = nnlib.get_activation(activation)
-    wrong_cache = {f"return.1.1.{i}": cache.inputs[i + 1] for i in range(len(cache.preactivations))}
-    return {
-        "logits: applied the activation to the last layer too; the logits are linear": {
-            "return.0": sigma.forward(logits)
-        },
-        "cache: stored the activations σ(U) where the pre-activations U belong": wrong_cache,
-    }
-
-
-def _epoch_variants(function):
-    def variants(case):
-        X, batch = case.args[0], case.kwargs["batch"]
-        kept = X.shape[0] - X.shape[0] % batch
-        out = {}
-        if kept not in (0, X.shape[0]):
-            short = Case(
-                case.name,
-                case.label,
-                [a for a in case.args],
-                dict(case.kwargs),
-                inplace=case.inplace,
-            )
-            short.args = [X[:kept], case.args[1][:kept], *case.args[2:]]
-            out["dropped the last, partial minibatch; it must be included"] = short
-        whole = Case(
-            case.name,
-            case.label,
-            case.args,
-            {**case.kwargs, "batch": X.shape[0]},
-            inplace=case.inplace,
-        )
-        if batch != X.shape[0]:
-            out["took one step on the whole data set; step once per minibatch of size batch"] = (
-                whole
-            )
-        out["moved along the gradient (sign flipped): subtract lr * gradient"] = Case(
-            case.name,
-            case.label,
-            case.args,
-            {**case.kwargs, "lr": -case.kwargs["lr"]},
-            inplace=case.inplace,
-        )
-        return {m: run_reference(function, c) for m, c in out.items()}
-
-    return variants
-
-
-def _relu_grad_variants(case):
-    (Z,) = case.args
-    return {
-        "derivative 1 at Z == 0 (Z >= 0); the course takes 0 at exactly 0 (Z > 0)": {
-            "return": (Z >= 0).astype(Z.dtype)
-        },
-        "returned ReLU(Z) itself, not its derivative 1[Z > 0]": {"return": np.maximum(Z, 0)},
-    }
-
-
-def _simple(**named):
-    def variants(case):
-        return {m: {"return": f(*case.args)} for m, f in named.items()}
-
-    return variants
-
-
-def _softmax_axis0(Z):
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))
-    return E / E.sum(axis=0, keepdims=True)
-
-
-_SPECIFIC = {
-    "softmax": _simple(
-        **{
-            "normalized over the columns (axis=0); each row must sum to one": _softmax_axis0,
-            "forgot to divide by the row sums": lambda Z: np.exp(Z - Z.max(axis=1, keepdims=True)),
-        }
-    ),
-    "log_softmax": _simple(
-        **{
-            "forgot to subtract the log-sum-exp of each row": lambda Z: Z - Z.max(1, keepdims=True),
-            "returned the softmax, not its log": _softmax,
-        }
-    ),
-    "softmax_loss_grad": _logit_grad_variants,
-    "softmax_loss_grad_naive": _logit_grad_variants,
-    "softmax_regression_grad": _theta_grad_variants,
-    "softmax_regression_grad_naive": _theta_grad_variants,
-    "radial_features": _simple(
-        **{
-            "appended the radius sqrt(x² + y²) instead of its square": lambda X: np.concatenate(
-                [X, np.sqrt((X * X).sum(1, keepdims=True))], axis=1
-            ),
-        }
-    ),
-    "random_relu_features": _simple(**{"forgot the ReLU: returned X W": lambda X, W: X @ W}),
-    "relu": _simple(**{"returned the 0/1 mask (that is relu_grad)": lambda Z: (Z > 0) * 1.0}),
-    "relu_grad": _relu_grad_variants,
-    "nn_gradients": _two_layer_variants,
-    "nn_gradients_naive": _two_layer_variants,
-    "mlp_forward": _mlp_forward_variants,
-    "mlp_backward": _mlp_backward_variants,
-    "mlp_gradients_naive": _mlp_naive_variants,
-    "softmax_regression_epoch": _epoch_variants("softmax_regression_epoch"),
-    "nn_epoch": _epoch_variants("nn_epoch"),
-    "mlp_epoch": _epoch_variants("mlp_epoch"),
-}
-
-_GRADIENT_TASKS = {
-    "softmax_loss",
-    "softmax_loss_grad",
-    "softmax_loss_grad_naive",
-    "softmax_regression_grad",
-    "softmax_regression_grad_naive",
-    "nn_gradients",
-    "nn_gradients_naive",
-    "mlp_backward",
-    "mlp_gradients_naive",
-}
-
-
-def _generic(function: str, case: Case, key: str, want: np.ndarray, got: np.ndarray):
-    if (
-        got.shape == want.T.shape
-        and got.shape != want.shape
-        and close(got, want.T, LOOSE_RTOL, LOOSE_ATOL)
-    ):
-        return f"{key} is transposed: expected shape {want.shape}, got {got.shape}"
-    if got.shape != want.shape:
-        return None
-    if close(got, -want, LOOSE_RTOL, LOOSE_ATOL):
-        return f"{key} has the sign flipped"
-    n = case.batch
-    if function in _GRADIENT_TASKS and n > 1:
-        if close(got, want * n, LOOSE_RTOL, LOOSE_ATOL):
-            return (
-                f"{key} is N = {n} times too large: the loss is a mean over the batch, divide by N"
-            )
-        if close(got, want / n, LOOSE_RTOL, LOOSE_ATOL):
-            return f"{key} is divided by N = {n} once too often"
-    return None
+def _empty_last_batch(function: str, case: Case) -> bool:
+    """Whether the case is an epoch whose N is a multiple of its batch size."""
+    batch = case.kwargs.get("batch")
+    return function in mistakes.EPOCHS and bool(batch) and _rows(case) % batch == 0
 
 
 def likely_mistakes(function: str, case: Case, got: dict) -> list[str]:
-    """Messages naming the likely mistake for each wrong output of a case (maybe none)."""
-    messages, specific = [], None
+    """Messages naming the likely mistake for each wrong output of a case (maybe none).
+
+    Parameters
+    ----------
+    function : str
+        The task function.
+    case : Case
+        The hidden case, with its reference outputs ``case.expected``.
+    got : dict
+        The submission's outputs by the same keys. When the case raised instead, pass its
+        error text as ``got["error"]`` (a str): an epoch that raises only when N is a multiple
+        of batch is named as the loop's empty last minibatch.
+    """
+    error = got.get("error")
+    if isinstance(error, str):
+        if _empty_last_batch(function, case) and "NotImplementedError" not in error:
+            outs = ", ".join(output_name(function, k) for k in case.expected)
+            return [mistakes.message("empty_last_batch", out=outs, n=_rows(case))]
+        return []
+    found: dict[str, list[str]] = {}  # mistake -> the outputs it explains, in order
+    variants = None
+    epoch = function in mistakes.EPOCHS
+    n = _rows(case) if epoch else case.batch
     for key, want in case.expected.items():
         have = got.get(key)
-        if not isinstance(have, np.ndarray) or close(have, want, LOOSE_RTOL, LOOSE_ATOL):
+        if not isinstance(have, np.ndarray):
             continue
-        message = _generic(function, case, key, want, have)
-        if message is None and function in _SPECIFIC:
-            if specific is None:
-                try:
-                    specific = _SPECIFIC[function](case)
-                except (ValueError, TypeError, IndexError):
-                    specific = {}
-            for text, outputs in specific.items():
-                if key in outputs and close(have, outputs[key], LOOSE_RTOL, LOOSE_ATOL):
-                    message = text if ":" in text.split(" ")[0] else f"{key}: {text}"
-                    break
-        if message and message not in messages:
-            messages.append(message)
-    return messages
+        name = output_name(function, key)
+        mistake = None
+        if have.shape == want.shape and have.dtype != want.dtype and want.ndim:
+            if have.dtype == np.bool_:
+                mistake = "bool_output"
+            elif have.dtype == np.float64 and want.dtype == np.float32:
+                mistake = "float64_upcast"
+        if mistake is None and not close(have, want, LOOSE_RTOL, LOOSE_ATOL):
+            finite = bool(np.all(np.isfinite(have))) if have.dtype.kind == "f" else True
+            if not finite and epoch and _empty_last_batch(function, case):
+                mistake = "empty_last_batch"
+            elif not finite and function == "log_softmax":
+                mistake = "log_of_softmax"
+            else:
+                if variants is None:
+                    variants = _variants(function, case)
+                by_mistake = {m: outs[key] for m, outs in variants.items() if key in outs}
+                mistake = mistakes.find_mistake(function, name, have, want, n, by_mistake)
+        if mistake is not None:
+            found.setdefault(mistake, []).append((name, have.shape, want.shape))
+    # one message per mistake, naming every output it explains ("W1, W2: ...")
+    return [
+        mistakes.message(
+            m, out=", ".join(o for o, _, _ in outs), n=n, got=outs[0][1], expected=outs[0][2]
+        )
+        for m, outs in found.items()
+    ]

@@ -8,7 +8,11 @@ README gives, and served by ``jupyter lab`` started with the README's command. T
    and shows no warnings;
 2. the file a stub names (``src/nnlib/losses.py``) opens from JupyterLab's file browser;
 3. filled with the reference solution, the notebook runs without errors and shows its plots;
-4. nbgrader's Validate button reports success for the solved notebook.
+4. nbgrader's Validate button reports success for the solved notebook, and does not once
+   ``softmax_loss_grad`` loses its 1/N: it names the function and the mistake;
+5. the Nbgrader menu offers Assignments and the notebook its Validate button, but no
+   formgrader, course list or create-assignment (the bundle's install switches them off),
+   while the instructor's JupyterLab (this project's environment) keeps all of them.
 
 Screenshots of each state land in ``build/browser/lab-*.png``.
 """
@@ -345,6 +349,17 @@ def is_students_place(index: int, out: dict, nb: dict, failed_cells: list[int]) 
             for name in answer_functions(nb):
                 if re.search(rf"\bin {name}\(", trace):
                     return f"answer cell {name}"
+    if ename == "LibraryCheckFailed":
+        # the notebook's last cell: the checks of the library functions it relies on, which
+        # must all be the stubs here ("not implemented yet"), and nothing else
+        cell_meta = nb["cells"][index].get("metadata", {}).get("nbgrader", {})
+        listed = re.findall(r"^  - (\w+): (.*)$", evalue, re.M)
+        if (
+            cell_meta.get("grade_id") == "library_checks"
+            and listed
+            and all(why.startswith("not implemented yet") for _, why in listed)
+        ):
+            return f"library check: {len(listed)} stubs"
     if ename == "NameError":
         match = re.search(r"name '(\w+)' is not defined", evalue)
         if match:
@@ -434,7 +449,11 @@ def test_stubbed_notebook_fails_only_at_the_students_places(
     (artifacts / "lab-stub-errors.txt").write_text("\n".join(summary) + "\n")
     unrun = unrun_code_cells(nb)
     # What the student sees: one traceback per error output, no more.
-    shown = page.locator(f"{PANEL} .jp-OutputArea-output", has_text="Traceback (most recent call")
+    # (a check's failure shows its message alone, without a traceback header)
+    shown = page.locator(
+        f"{PANEL} .jp-OutputArea-output",
+        has_text=re.compile(r"Traceback \(most recent call|^\w*CheckFailed: ", re.M),
+    )
     first_error = cell(page, errors[0][0])
     scroll_to(
         page,
@@ -539,3 +558,115 @@ def test_validate_button_reports_success(lab_page, lab, solved, artifacts):
     text = dialog.inner_text()
     assert dialog.locator(".validation-success").count() == 1, f"validation dialog says:\n{text}"
     assert "Success! Your notebook passes all the tests." in text, text
+
+
+def test_validate_names_a_broken_library_function(lab_page, lab, solved, artifacts):
+    """The answers are right, but softmax_loss_grad lost its 1/N: Validate must not say
+    Success, and must name the function and the mistake (the notebook's library check)."""
+    page = lab_page
+    losses = solved / "src" / "nnlib" / "losses.py"
+    right = losses.read_text(encoding="utf-8")
+    assert "    G /= Z.shape[0]" in right
+    losses.write_text(right.replace("    G /= Z.shape[0]", "    pass", 1), encoding="utf-8")
+    try:
+        open_notebook(page, lab)
+        with timed("validate, broken library: click Validate, wait for the dialog"):
+            page.locator(f"{PANEL} jp-button[aria-label='Validate']").click()
+            dialog = page.locator(".jp-Dialog")
+            dialog.locator(".validation-success, .validation-failed, pre").first.wait_for(
+                timeout=RUN_TIMEOUT * 1000
+            )
+        page.screenshot(path=artifacts / "lab-9-validate-broken-library.png")
+        text = dialog.inner_text()
+    finally:
+        losses.write_text(right, encoding="utf-8")
+    assert dialog.locator(".validation-success").count() == 0, f"Validate said:\n{text}"
+    assert "Success" not in text, text
+    assert "softmax_loss_grad" in text and "times too large" in text, text
+
+
+# ---- a student's menus, an instructor's menus ---------------------------------------------
+
+INSTRUCTOR_ONLY = ("Course List", "Formgrader", "Formgrader (local)", "Create assignment")
+
+
+def nbgrader_menu(page) -> list[str]:
+    """The visible items of the Nbgrader menu (empty if there is no such menu)."""
+    label = page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$"))
+    if label.count() == 0:
+        return []
+    page.locator(".lm-MenuBar-item", has=label).click()
+    menu_box = page.locator("#jp-mainmenu-nbgrader")
+    menu_box.wait_for()
+    items = [t.strip() for t in menu_box.locator(".lm-Menu-item:visible").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return [re.sub(r"\s+", " ", t) for t in items if t]
+
+
+def sidebar_titles(page) -> list[str]:
+    """The title and the text of every side-bar tab (Create Assignment is one, on the right)."""
+    tabs = page.locator(".jp-SideBar .lm-TabBar-tab")
+    return [
+        f"{tabs.nth(k).get_attribute('title') or ''} {tabs.nth(k).inner_text()}"
+        for k in range(tabs.count())
+    ]
+
+
+def disabled_extensions(page) -> list[str]:
+    config = page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+    )
+    return list(config.get("disabledExtensions", []))
+
+
+def test_students_see_assignments_and_validate_but_no_instructor_menus(lab_page, lab, artifacts):
+    page = lab_page
+    open_notebook(page, lab)
+    items = nbgrader_menu(page)
+    page.screenshot(path=artifacts / "lab-10-student-menus.png")
+    assert "Assignment List" in items, f"the Nbgrader menu should offer Assignments: {items}"
+    shown = [item for item in items if item in INSTRUCTOR_ONLY]
+    assert not shown, f"instructor menus in a student's JupyterLab: {shown}"
+    assert not any("Create Assignment" in t for t in sidebar_titles(page))
+    assert page.locator(f"{PANEL} jp-button[aria-label='Validate']").count() == 1
+    disabled = disabled_extensions(page)
+    for plugin in ("formgrader", "create-assignment", "course-list"):
+        assert f"@jupyter/nbgrader:{plugin}" in disabled, disabled
+    # the server side is off too: no formgrader pages to open by URL
+    assert page.request.get(lab.url("formgrader")).status == 404
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(tmp_path_factory, artifacts):
+    """JupyterLab from the project's own environment (the instructor's), in a scratch folder."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "jupyter").exists():
+        pytest.skip("the project's environment has no jupyter")
+    base = tmp_path_factory.mktemp("instructor")
+    server = LabServer(
+        venv, cwd=base, args=[], home=base / "home", log_path=artifacts / "lab-instructor.log"
+    )
+    with timed("start the instructor's jupyter lab"):
+        server.__enter__()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_instructors_keep_their_menus(browser, instructor_lab, artifacts):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        open_lab(page, instructor_lab)
+        items = nbgrader_menu(page)
+        page.screenshot(path=artifacts / "lab-11-instructor-menus.png")
+        status = page.request.get(instructor_lab.url("formgrader")).status
+        sidebar = sidebar_titles(page)
+    finally:
+        context.close()
+    for item in ("Assignment List", "Course List", "Formgrader"):
+        assert item in items, f"the instructor's Nbgrader menu lacks {item}: {items}"
+    assert status != 404, "the instructor's formgrader server extension is not running"
+    assert any("Create Assignment" in t for t in sidebar), sidebar
