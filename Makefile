@@ -63,6 +63,7 @@ book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/
 	$(PY) scripts/build_book.py --out build/book
 
 # ---- autograder: student bundle, library grading, Gradescope export
+.PHONY: self-study
 SUBMISSIONS ?=
 OUT         ?= build/grades
 JOBS        ?= 2
@@ -74,6 +75,9 @@ release: $(STAMP)  ## build the student bundle: build/student/ and build/student
 grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=build/grades JOBS=2]
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=build/grades] [JOBS=2]"; exit 2; }
 	$(PY) -m autograder.grader.cli "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS)
+
+self-study: $(STAMP)  ## a self-study workspace in build/self-study/: stubs + student notebooks, solutions beside
+	$(PY) scripts/self_study.py build/self-study
 
 gradescope: $(STAMP)  ## write the Gradescope autograder build/gradescope/autograder.zip
 	$(PY) -m autograder.gradescope build build/gradescope/autograder.zip
