@@ -511,7 +511,7 @@ def check_mlp_forward(fn: Callable | None = None) -> None:
                 _fail(task, "the activation was applied to the last layer: logits are linear")
             _fail(
                 task,
-                f"logits differ from sigma(... sigma(X W_0) ...) W_(L-1) "
+                f"logits differ from sigma(... sigma(X W_1) ...) W_L "
                 f"with activation={activation!r}",
             )
         if not isinstance(cache, mlp.MLPCache):
@@ -520,12 +520,12 @@ def check_mlp_forward(fn: Callable | None = None) -> None:
         if len(cache.inputs) != L or len(cache.preactivations) != L - 1:
             _fail(
                 task,
-                f"the cache should hold {L} layer inputs [Z_0..Z_{L - 1}] and {L - 1} "
+                f"the cache should hold {L} layer inputs [Z_1..Z_{L}] and {L - 1} "
                 f"pre-activations; got {len(cache.inputs)} and "
                 f"{len(cache.preactivations)}",
             )
         if not np.array_equal(cache.inputs[0], X):
-            _fail(task, "cache.inputs[0] must be X itself (Z_0 = X)")
+            _fail(task, "cache.inputs[0] must be X itself (Z_1 = X)")
         if cache.activation != activation:
             _fail(task, f"cache.activation is {cache.activation!r}, expected {activation!r}")
     _passed(task, "logits and cache are right for relu and tanh")
@@ -556,10 +556,10 @@ def _compare_layers(task: str, got: list, expected: list, activation: str) -> No
     for i in reversed(range(L)):  # the recursion runs backwards: report its first break
         if not _close(got[i], expected[i]):
             where = (
-                "the last layer: dW_{L-1} = Z_{L-1}^T G_L"
+                "the last layer: dW_L = Z_L^T G_{L+1}"
                 if i == L - 1
-                else f"layer {i}, though layer {i + 1} is right: check the step from G_{i + 2} "
-                f"to layer {i}: multiply by W_{i + 1}^T and by sigma'(Z_{i + 1} W_{i + 1})"
+                else f"W_{i + 1}, though W_{i + 2} is right: check the step from G_{i + 3} to "
+                f"G_{i + 2}: multiply by sigma'(Z_{i + 2} W_{i + 2}) and by W_{i + 2}^T"
             )
             hint = _diagnose(got[i], expected[i], N)
             if activation != "relu" and i < L - 1:
