@@ -67,7 +67,7 @@ book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/
 # submitted/, autograded/; library/ for the library grades; the CSVs), which `make clean` keeps.
 # nbgrader reads nbgrader_config.py from the folder it runs in: these targets run from the kit
 # root, where that file points nbgrader at grading/.
-.PHONY: collect grade-notebooks formgrader export merge bench-notebooks
+.PHONY: collect grade-notebooks formgrader export merge bench-notebooks self-study
 COURSE      := grading
 SUBMISSIONS ?=
 TIMESTAMPS  ?=
@@ -105,6 +105,9 @@ bench-notebooks: $(STAMP)  ## seconds per student of notebook grading with 1 and
 grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=grading/library JOBS=n]
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=grading/library] [JOBS=2]"; exit 2; }
 	$(PY) -m autograder.grader.cli "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS)
+
+self-study: $(STAMP)  ## a self-study workspace in build/self-study/: stubs + student notebooks, solutions beside
+	$(PY) scripts/self_study.py build/self-study
 
 # ---- Gradescope export and the grader's corpus
 gradescope: $(STAMP)  ## write the Gradescope autograder build/gradescope/autograder.zip

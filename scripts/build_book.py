@@ -6,6 +6,7 @@ typeset by a copy of MathJax 2 taken from the ``jupyter-server-mathjax`` package
 the pages. Layout of the output folder::
 
     index.html                    the five notebooks in course order
+    glossary.html                 the lecture's terms the course uses, linked from their first use
     01_linear_classifiers.html    one page per notebook, with outputs, previous/next links
     ...
     notebooks/<NN_name>.ipynb     the executed notebooks (for download, and for the tests)
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from book_glossary import TERMS, link_first_uses
 
 from nnlib.tasks import NOTEBOOKS
 
@@ -112,6 +114,8 @@ they call is <code>nnlib</code> (<code>src/nnlib/</code> in the repository).</p>
 <ol class="chapters">
 {items}
 </ol>
+<p>Words of the lecture that the course uses are linked, where they first appear, to the
+<a href="glossary.html">glossary</a>.</p>
 <footer>Built {built} from <code>solutions/</code>. The executed notebooks:
 {downloads}.</footer>
 </body>
@@ -247,6 +251,56 @@ def render_page(nb, name: str, nav: str, template_dir: Path) -> str:
     return body
 
 
+_GLOSSARY = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Glossary - {title}</title>
+<script type="text/javascript" src="mathjax/MathJax.js?config={mathjax_config}"></script>
+<style type="text/css">
+body {{ max-width: 860px; margin: 2em auto; padding: 0 1em; font: 16px/1.55 sans-serif;
+  color: #222; }}
+dt {{ font-weight: 600; margin-top: 1em; }}
+dd {{ margin-left: 1.5em; }}
+dd.first {{ color: #666; font-size: 0.9em; }}
+</style>
+</head>
+<body>
+<p><a href="index.html">Contents</a></p>
+<h1>Glossary</h1>
+<p>The lecture's terms that this course uses, in our own words. Each links back to where the
+course first uses it.</p>
+<dl>
+{entries}
+</dl>
+</body>
+</html>
+"""
+
+
+def write_glossary(out: Path, first_uses: dict, titles: dict[str, str]) -> None:
+    """Write ``glossary.html``: every term, its definition and a link to its first use."""
+    entries = []
+    for term in sorted(TERMS, key=lambda t: t.name.lower()):
+        where = ""
+        if term.slug in first_uses:
+            name, _ = first_uses[term.slug]
+            where = (
+                f'<dd class="first">first used in <a href="{name}.html">'
+                f"{html.escape(titles[name])}</a></dd>"
+            )
+        entries.append(
+            f'<dt id="{term.slug}">{html.escape(term.name)}</dt>'
+            f"<dd>{html.escape(term.definition)}</dd>{where}"
+        )
+    (out / "glossary.html").write_text(
+        _GLOSSARY.format(title=TITLE, mathjax_config=MATHJAX_CONFIG, entries="\n".join(entries)),
+        encoding="utf-8",
+    )
+
+
 def build(
     out: Path,
     source: Path = SOURCE,
@@ -277,6 +331,9 @@ def build(
         nbformat.write(nb, out / "notebooks" / f"{name}.ipynb")
         executed[name] = nb
         titles[name] = notebook_title(nb, name)
+
+    first_uses = link_first_uses(executed)
+    write_glossary(out, first_uses, titles)
 
     with tempfile.TemporaryDirectory() as template_dir:
         (Path(template_dir) / "book.html.j2").write_text(_TEMPLATE)

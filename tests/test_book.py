@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from _notebook_runs import NOTEBOOKS, build_book, course_runs
 
-PAGES = ["index", *NOTEBOOKS]
+PAGES = ["index", "glossary", *NOTEBOOKS]
 
 
 class _Page(HTMLParser):
@@ -63,7 +63,8 @@ def test_every_page_exists(book):
 def test_index_lists_the_notebooks_in_course_order(book):
     hrefs = [v for tag, a, v in _parse(book / "index.html").refs if tag == "a" and a == "href"]
     chapters = [h[: -len(".html")] for h in hrefs if h.endswith(".html")]
-    assert chapters == list(NOTEBOOKS)
+    assert [c for c in chapters if c != "glossary"] == list(NOTEBOOKS)
+    assert "glossary" in chapters, "the index links to the glossary"
 
 
 def test_pages_link_to_their_neighbours(book):
@@ -133,14 +134,51 @@ def test_math_is_typeset_by_a_local_mathjax(book):
         assert mathjax == [f"mathjax/MathJax.js?config={build_book.MATHJAX_CONFIG}"], (
             f"{page}: {sources}"
         )
-        if page != "index":
+        if page not in ("index", "glossary"):
             assert "$$" in text or "\\begin" in text, f"{page}: no display math to typeset"
 
 
 def test_progress_bars_are_text_not_widgets(book):
     text = (book / "03_two_layer_network.html").read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-view+json" not in text
-    assert re.search(r"100%\|[^|]*\| 200/200", text), "the spiral training's finished progress bar"
+    assert re.search(r"100%\|[^|]*\| 30/30", text), "the digits training's finished progress bar"
+
+
+def test_glossary_defines_every_term_and_each_is_linked_from_its_first_use(book):
+    from book_glossary import TERMS
+
+    glossary = _parse(book / "glossary.html")
+    slugs = {t.slug for t in TERMS}
+    assert slugs <= glossary.ids, f"terms without an entry: {sorted(slugs - glossary.ids)}"
+    linked: dict[str, list[str]] = {}
+    for name in NOTEBOOKS:
+        for tag, _, value in _parse(book / f"{name}.html").refs:
+            url = urlsplit(value)
+            if tag == "a" and url.path == "glossary.html":
+                assert url.fragment in glossary.ids, f"{name}: link to a missing entry {value}"
+                linked.setdefault(url.fragment, []).append(name)
+    assert set(linked) == slugs, (
+        f"terms never linked from the course (unused, or the pattern misses their first use): "
+        f"{sorted(slugs - set(linked))}"
+    )
+    assert all(len(pages) == 1 for pages in linked.values()), f"linked more than once: {linked}"
+    back = {v for tag, a, v in glossary.refs if tag == "a"}
+    for slug, (page,) in linked.items():
+        assert f"{page}.html" in back, f"the glossary should link {slug} back to {page}"
+
+
+def test_glossary_links_outside_math_code_and_headings():
+    from book_glossary import TERMS, link_first_uses
+
+    text = "# A softmax heading\n\n$\\text{softmax}$ and `softmax` and then the softmax itself."
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    first = link_first_uses({"01_x": nb})
+    assert first["softmax"] == ("01_x", 0)
+    assert nb.cells[0].source.endswith("then the [softmax](glossary.html#softmax) itself."), (
+        nb.cells[0].source
+    )
+    assert nb.cells[0].source.count("glossary.html") == 1
+    assert len({t.slug for t in TERMS}) == len(TERMS), "two terms share an anchor"
 
 
 def test_build_reports_a_missing_source(tmp_path):

@@ -158,11 +158,16 @@ def test_parse_mnist_not_gzip(tmp_path, mnist_files):
         nnlib.parse_mnist(plain, labels)
 
 
+def _write_four(folder, rng, n_train=5, n_test=3, first_labels=None):
+    train = rng.integers(0, 256, size=(n_train, 28, 28)).astype(np.uint8)
+    test = rng.integers(0, 256, size=(n_test, 28, 28)).astype(np.uint8)
+    labels = np.arange(n_train) % 10 if first_labels is None else np.resize(first_labels, n_train)
+    write_mnist(folder, train, labels, "train")
+    write_mnist(folder, test, np.arange(n_test), "t10k")
+
+
 def test_find_and_load_mnist_from_a_folder(tmp_path, monkeypatch, rng):
-    train = rng.integers(0, 256, size=(5, 28, 28)).astype(np.uint8)
-    test = rng.integers(0, 256, size=(3, 28, 28)).astype(np.uint8)
-    write_mnist(tmp_path, train, np.arange(5), "train")
-    write_mnist(tmp_path, test, np.arange(3), "t10k")
+    _write_four(tmp_path, rng)
     monkeypatch.setenv(nnlib_data.MNIST_DIR_ENV, str(tmp_path))
     assert nnlib.find_mnist_dir() == tmp_path
     ds = nnlib.load_mnist()
@@ -171,14 +176,88 @@ def test_find_and_load_mnist_from_a_folder(tmp_path, monkeypatch, rng):
     assert ds.X_train.dtype == np.float32 and ds.y_test.dtype == np.uint8
     np.testing.assert_array_equal(ds.y_train, np.arange(5))
     assert nnlib.load_mnist(tmp_path).X_test.shape == (3, 784), "an explicit folder works too"
+    assert nnlib.load_dataset("mnist").X_train.shape == (5, 784), "and by name"
 
 
 def test_load_mnist_without_files_says_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.delenv(nnlib_data.MNIST_DIR_ENV, raising=False)
     monkeypatch.setattr(nnlib_data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "absent")
     assert nnlib.find_mnist_dir() is None
-    with pytest.raises(FileNotFoundError, match="NNLIB_MNIST_DIR"):
+    with pytest.raises(FileNotFoundError) as info:
         nnlib.load_mnist()
+    message = str(info.value)
+    for needed in ("NNLIB_MNIST_DIR", "train-images-idx3-ubyte.gz", "macOS", "Windows", "export"):
+        assert needed in message, f"the message should mention {needed!r}:\n{message}"
+
+
+def test_mnist_never_falls_back_to_fashion_mnist(tmp_path, monkeypatch, rng):
+    """Debian's Fashion-MNIST being installed must not make "mnist" load it."""
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    _write_four(fashion, rng)
+    monkeypatch.delenv(nnlib_data.MNIST_DIR_ENV, raising=False)
+    monkeypatch.delenv(nnlib_data.FASHION_MNIST_DIR_ENV, raising=False)
+    monkeypatch.setattr(nnlib_data, "DEBIAN_FASHION_MNIST_DIR", fashion)
+    assert nnlib.find_fashion_mnist_dir() == fashion
+    assert nnlib.load_fashion_mnist().X_train.shape == (5, 784)
+    assert nnlib.load_dataset("fashion-mnist").X_test.shape == (3, 784)
+    assert nnlib.find_mnist_dir() is None
+    with pytest.raises(FileNotFoundError, match="MNIST is not on this machine"):
+        nnlib.load_dataset("mnist")
+
+
+def test_fashion_mnist_from_its_own_variable(tmp_path, monkeypatch, rng):
+    _write_four(tmp_path, rng)
+    monkeypatch.setenv(nnlib_data.FASHION_MNIST_DIR_ENV, str(tmp_path))
+    assert nnlib.find_fashion_mnist_dir() == tmp_path
+    monkeypatch.setenv(nnlib_data.FASHION_MNIST_DIR_ENV, str(tmp_path / "typo"))
+    with pytest.raises(FileNotFoundError, match=r"NNLIB_FASHION_MNIST_DIR=.*typo"):
+        nnlib.load_fashion_mnist()
+
+
+def test_load_fashion_mnist_without_files_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.delenv(nnlib_data.FASHION_MNIST_DIR_ENV, raising=False)
+    monkeypatch.setattr(nnlib_data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
+        nnlib.load_fashion_mnist()
+
+
+@pytest.mark.parametrize(
+    ("files", "loader", "says"),
+    [
+        ("fashion-mnist", nnlib.load_mnist, "holds fashion-mnist, not mnist"),
+        ("mnist", nnlib.load_fashion_mnist, "holds mnist, not fashion-mnist"),
+    ],
+)
+def test_the_two_data_sets_are_told_apart(tmp_path, rng, files, loader, says):
+    """Same file names, same sizes: the first training labels tell them apart."""
+    _write_four(
+        tmp_path, rng, n_train=60_000, n_test=1, first_labels=nnlib_data._FIRST_TRAIN_LABELS[files]
+    )
+    with pytest.raises(ValueError, match=says):
+        loader(tmp_path)
+
+
+def test_load_dataset_rejects_an_unknown_name():
+    with pytest.raises(ValueError, match="digits, mnist, fashion-mnist; got 'MNIST'"):
+        nnlib.load_dataset("MNIST")
+    assert nnlib.load_dataset("digits").X_train.shape == (1348, 64)
+
+
+def test_validation_split_leaves_the_test_set_out():
+    data = nnlib.load_digits()
+    dev = nnlib.validation_split(data, 0.2, seed=0)
+    assert dev.X_train.shape[0] + dev.X_test.shape[0] == data.X_train.shape[0]
+    assert dev.X_test.shape[0] == round(0.2 * data.X_train.shape[0])
+    rows = {r.tobytes() for r in data.X_train}
+    assert all(r.tobytes() in rows for r in np.vstack([dev.X_train, dev.X_test])), (
+        "fitting and validation rows come from the training set only"
+    )
+    again = nnlib.validation_split(data, 0.2, seed=0)
+    np.testing.assert_array_equal(again.y_test, dev.y_test)
+    assert not np.array_equal(nnlib.validation_split(data, 0.2, seed=1).y_test, dev.y_test)
+    with pytest.raises(TypeError, match=r"nnlib\.Dataset"):
+        nnlib.validation_split((data.X_train, data.y_train), 0.2)
 
 
 # ----------------------------------------------------------------------------- bundled digits

@@ -193,3 +193,35 @@ def test_three_layer_mlp_on_digits(digits):
     assert history.test_err[-1] <= 0.025, (
         f"the 3-layer MLP reached {history.test_err[-1]:.2%} test error, expected <= 2.5%"
     )
+
+
+@pytest.mark.parametrize(
+    ("train", "kwargs", "activation"),
+    [
+        (nnlib.train_nn, dict(hidden=7), "relu"),
+        (nnlib.train_mlp, dict(hidden=(7, 6)), "relu"),
+        (nnlib.train_mlp, dict(hidden=(7, 6), activation="tanh"), "tanh"),
+        (nnlib.train_mlp, dict(hidden=(7, 6), activation="sigmoid"), "sigmoid"),
+    ],
+    ids=["nn", "mlp-relu", "mlp-tanh", "mlp-sigmoid"],
+)
+def test_training_starts_from_the_initialization_of_its_activation(
+    monkeypatch, train, kwargs, activation
+):
+    """He for ReLU (the two-layer net too), Xavier for tanh and the sigmoid: nnlib.init_weights."""
+    import nnlib.training as training
+
+    monkeypatch.setattr(training, "nn_epoch", lambda *a, **k: None)  # keep the initial weights
+    monkeypatch.setattr(training, "mlp_epoch", lambda *a, **k: None)
+    data = _blobs()
+    model, _ = train(*data, epochs=1, rng=np.random.default_rng(3), progress=False, **kwargs)
+    weights = [model.W1, model.W2] if hasattr(model, "W1") else model.weights
+    widths = [
+        2,
+        *([kwargs["hidden"]] if isinstance(kwargs["hidden"], int) else kwargs["hidden"]),
+        3,
+    ]
+    expected = nnlib.init_weights(widths, np.random.default_rng(3), activation)
+    assert len(weights) == len(expected)
+    for W, E in zip(weights, expected, strict=True):
+        np.testing.assert_array_equal(W, E, err_msg=f"{activation}: not init_weights' draw")

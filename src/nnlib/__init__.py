@@ -6,8 +6,9 @@ as a loop-over-examples twin (``naive``). The same epochs tuned to run near the 
 matrix products live in ``nnlib.fast``, which ``import nnlib`` does not import (it is not part
 of the student bundle). ``gradcheck`` differentiates numerically,
 ``checks`` holds the checks a student runs right after writing a function, ``data`` loads the
-data sets, ``training`` runs epochs with a progress bar and ``plotting`` draws the results
-(``plotting`` is not imported here, so nnlib works without a display).
+data sets, ``init`` draws initial weights, ``training`` runs epochs with a progress bar and
+``plotting`` draws the results (``plotting`` is not imported here, so nnlib works without a
+display).
 """
 
 from .activations import (
@@ -22,9 +23,13 @@ from .activations import (
     tanh_grad,
 )
 from .data import (
+    DATASET_NAMES,
     Dataset,
+    find_fashion_mnist_dir,
     find_mnist_dir,
+    load_dataset,
     load_digits,
+    load_fashion_mnist,
     load_mnist,
     make_blobs,
     make_circles,
@@ -32,9 +37,11 @@ from .data import (
     make_xor,
     parse_mnist,
     train_test_split,
+    validation_split,
 )
 from .features import radial_features, random_projection, random_relu_features
 from .gradcheck import GradientCheck, check_gradient, numerical_gradient, relative_error
+from .init import INIT_FOR_ACTIVATION, he_std, init_weights, xavier_std
 from .linear import softmax_regression_epoch, softmax_regression_grad
 from .losses import log_softmax, loss_err, one_hot, softmax, softmax_loss, softmax_loss_grad
 from .mlp import MLPCache, init_mlp, mlp_backward, mlp_epoch, mlp_forward, mlp_gradients
@@ -62,6 +69,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "DATASET_NAMES",
+    "INIT_FOR_ACTIVATION",
     "TASKS",
     "Activation",
     "Dataset",
@@ -73,11 +82,16 @@ __all__ = [
     "blas_info",
     "check_gradient",
     "describe_blas",
+    "find_fashion_mnist_dir",
     "find_mnist_dir",
     "gemm_floor_epoch",
     "get_activation",
+    "he_std",
     "init_mlp",
+    "init_weights",
+    "load_dataset",
     "load_digits",
+    "load_fashion_mnist",
     "load_mnist",
     "log_softmax",
     "loss_err",
@@ -121,4 +135,6 @@ __all__ = [
     "train_nn",
     "train_softmax",
     "train_test_split",
+    "validation_split",
+    "xavier_std",
 ]

@@ -1,8 +1,8 @@
-"""Data: MNIST-format IDX files, the bundled digits, 2-D toy sets and a seeded split.
+"""Data: MNIST-format IDX files, the bundled digits, 2-D toy sets, seeded splits.
 
 Nothing here touches the network. The default real data set is scikit-learn's bundled copy
-of the UCI handwritten digits (1,797 images of 8x8 pixels); MNIST or Fashion-MNIST load from
-gzip IDX files when they are present on disk.
+of the UCI handwritten digits (1,797 images of 8x8 pixels); MNIST and Fashion-MNIST load from
+gzip IDX files when they are present on disk, each only under its own name.
 """
 
 from __future__ import annotations
@@ -119,62 +119,193 @@ def parse_mnist(image_filename, label_filename) -> tuple[np.ndarray, np.ndarray]
     return X, y
 
 
-def find_mnist_dir() -> Path | None:
-    """Folder with MNIST-format IDX files: ``$NNLIB_MNIST_DIR``, else Debian's Fashion-MNIST.
+#: The data sets the notebooks can switch between, by name.
+DATASET_NAMES = ("digits", "mnist", "fashion-mnist")
 
-    Returns
-    -------
-    Path or None
-        ``None`` when the variable is unset and Debian's package is not installed.
+#: Environment variable naming a folder with Fashion-MNIST's four IDX files.
+FASHION_MNIST_DIR_ENV = "NNLIB_FASHION_MNIST_DIR"
+
+_IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+# The first ten training labels of each data set. The two share file names and sizes, so this is
+# how a folder of one is told apart from the other (a folder of 60,000 labels starting like this).
+_FIRST_TRAIN_LABELS = {
+    "mnist": (5, 0, 4, 1, 9, 2, 1, 3, 1, 4),
+    "fashion-mnist": (9, 0, 0, 3, 0, 2, 7, 2, 5, 5),
+}
+
+_WHERE_MNIST = f"""\
+MNIST is not on this machine. Download its four files ({", ".join(_IDX_FILES)}) from a
+mirror of Yann LeCun's MNIST page, keep them gzipped, put them in one folder, and either set the
+environment variable {MNIST_DIR_ENV} to that folder before starting Jupyter:
+  Linux, macOS:        export {MNIST_DIR_ENV}=$HOME/data/mnist
+  Windows PowerShell:  $env:{MNIST_DIR_ENV} = "$HOME\\data\\mnist"
+  Windows cmd:         set {MNIST_DIR_ENV}=%USERPROFILE%\\data\\mnist
+or call nnlib.load_mnist("path/to/folder"). Fashion-MNIST is a different data set: choose it by
+name ("fashion-mnist"), never in MNIST's place."""
+
+
+def find_mnist_dir() -> Path | None:
+    """The folder named by ``$NNLIB_MNIST_DIR``, or ``None`` when the variable is unset.
+
+    MNIST has no fallback: Fashion-MNIST is a different data set with different accuracies,
+    loaded only by :func:`load_fashion_mnist`.
 
     Raises
     ------
     FileNotFoundError
         If ``$NNLIB_MNIST_DIR`` is set but does not hold the files.
     """
-    if os.environ.get(MNIST_DIR_ENV):
-        # Named explicitly: a wrong folder is an error, not a silent switch to another data set.
-        folder = Path(os.environ[MNIST_DIR_ENV])
-        if not (folder / "train-images-idx3-ubyte.gz").is_file():
-            raise FileNotFoundError(
-                f"{MNIST_DIR_ENV}={folder} does not hold train-images-idx3-ubyte.gz "
-                "(and the other three MNIST-format files)"
-            )
+    return _folder_from_env(MNIST_DIR_ENV)
+
+
+def find_fashion_mnist_dir() -> Path | None:
+    """``$NNLIB_FASHION_MNIST_DIR``, else Debian's ``dataset-fashion-mnist`` folder, else ``None``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``$NNLIB_FASHION_MNIST_DIR`` is set but does not hold the files.
+    """
+    folder = _folder_from_env(FASHION_MNIST_DIR_ENV)
+    if folder is not None:
         return folder
-    if (DEBIAN_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+    if (DEBIAN_FASHION_MNIST_DIR / _IDX_FILES[0]).is_file():
         return DEBIAN_FASHION_MNIST_DIR
     return None
 
 
+def _folder_from_env(variable: str) -> Path | None:
+    if not os.environ.get(variable):
+        return None
+    # Named explicitly: a wrong folder is an error, not a silent switch to another data set.
+    folder = Path(os.environ[variable])
+    if not (folder / _IDX_FILES[0]).is_file():
+        raise FileNotFoundError(
+            f"{variable}={folder} does not hold {_IDX_FILES[0]} "
+            f"(and the other three files: {', '.join(_IDX_FILES[1:])})"
+        )
+    return folder
+
+
+def _load_idx_folder(folder, name: str) -> Dataset:
+    folder = Path(folder)
+    X_train, y_train = parse_mnist(folder / _IDX_FILES[0], folder / _IDX_FILES[1])
+    other = next(k for k in _FIRST_TRAIN_LABELS if k != name)
+    if y_train.shape[0] == 60_000 and tuple(y_train[:10]) == _FIRST_TRAIN_LABELS[other]:
+        raise ValueError(
+            f"{folder} holds {other}, not {name}: its training labels start like {other}'s. "
+            f"Load it as {other!r}, or point at a folder of {name} files."
+        )
+    X_test, y_test = parse_mnist(folder / _IDX_FILES[2], folder / _IDX_FILES[3])
+    return Dataset(X_train, y_train, X_test, y_test)
+
+
 def load_mnist(folder=None) -> Dataset:
-    """Load the four standard MNIST-format files from a folder.
+    """Load MNIST (handwritten digits, 28x28) from its four gzip IDX files.
 
     Parameters
     ----------
     folder : str or Path, optional
-        Defaults to :func:`find_mnist_dir`.
+        Defaults to ``$NNLIB_MNIST_DIR`` (:func:`find_mnist_dir`).
 
     Returns
     -------
     Dataset
-        60,000 training and 10,000 test images for MNIST and Fashion-MNIST.
+        60,000 training and 10,000 test images, ``X_*`` float32 of shape (N, 784).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no folder is given and ``$NNLIB_MNIST_DIR`` is unset: the message says where to get
+        the files and how to name their folder on Linux, macOS and Windows.
+    ValueError
+        If the folder holds Fashion-MNIST instead.
     """
     if folder is None:
         folder = find_mnist_dir()
         if folder is None:
+            raise FileNotFoundError(_WHERE_MNIST)
+    return _load_idx_folder(folder, "mnist")
+
+
+def load_fashion_mnist(folder=None) -> Dataset:
+    """Load Fashion-MNIST (Zalando's clothing images, 28x28) from its four gzip IDX files.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        Defaults to :func:`find_fashion_mnist_dir`: ``$NNLIB_FASHION_MNIST_DIR``, else Debian's
+        ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``).
+
+    Returns
+    -------
+    Dataset
+        60,000 training and 10,000 test images, ``X_*`` float32 of shape (N, 784).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no folder is given or found.
+    ValueError
+        If the folder holds MNIST instead.
+    """
+    if folder is None:
+        folder = find_fashion_mnist_dir()
+        if folder is None:
             raise FileNotFoundError(
-                f"no MNIST-format files found: set {MNIST_DIR_ENV} to a folder holding "
-                "train-images-idx3-ubyte.gz and friends, or install Debian's "
-                "dataset-fashion-mnist package"
+                "Fashion-MNIST is not on this machine: install Debian's dataset-fashion-mnist "
+                f"package (apt-get install dataset-fashion-mnist), or put its four files "
+                f"({', '.join(_IDX_FILES)}) in a folder and set {FASHION_MNIST_DIR_ENV} to it "
+                '(Windows PowerShell: $env:NNLIB_FASHION_MNIST_DIR = "C:\\path"), or call '
+                'nnlib.load_fashion_mnist("path/to/folder")'
             )
-    folder = Path(folder)
-    X_train, y_train = parse_mnist(
-        folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
-    )
-    X_test, y_test = parse_mnist(
-        folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
-    )
-    return Dataset(X_train, y_train, X_test, y_test)
+    return _load_idx_folder(folder, "fashion-mnist")
+
+
+def load_dataset(name: str) -> Dataset:
+    """Load a data set by name: ``"digits"``, ``"mnist"`` or ``"fashion-mnist"``.
+
+    Each name loads that data set or fails: no name falls back to another data set.
+
+    Returns
+    -------
+    Dataset
+    """
+    loaders = {"digits": load_digits, "mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+    if name not in loaders:
+        raise ValueError(f"data set must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
+    return loaders[name]()
+
+
+def validation_split(data: Dataset, fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Hold out part of a training set for validation; the test set is not touched.
+
+    Every choice (learning rate, width, depth, epochs) is made on the returned split; the test
+    set of ``data`` is used once, for the model chosen.
+
+    Parameters
+    ----------
+    data : Dataset
+        Its ``X_train, y_train`` are split; its ``X_test, y_test`` are dropped.
+    fraction : float in (0, 1), default 0.2
+        Share of the training rows that go to validation.
+    seed : int, default 0
+        Seed of the shuffle; the same seed gives the same split.
+
+    Returns
+    -------
+    Dataset
+        ``Dataset(X_fit, y_fit, X_val, y_val)``: fields named ``*_train`` and ``*_test`` hold the
+        fitting part and the validation part.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an nnlib.Dataset, got {type(data).__name__}")
+    return train_test_split(data.X_train, data.y_train, fraction, np.random.default_rng(seed))
 
 
 def train_test_split(

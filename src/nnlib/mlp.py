@@ -1,10 +1,11 @@
 """An L-layer network without biases: ``Z_{i+1} = sigma(Z_i W_i)``, the last layer linear.
 
-Notation of the course: ``Z_0 = X``; hidden layers ``Z_{i+1} = sigma(Z_i W_i)``; logits
-``Z_L = Z_{L-1} W_{L-1}``. Backward, ``G_i`` is the gradient of the loss with respect to
-``Z_i``, starting from ``G_L = (S - I_y) / N`` and recursing
-``G_i = (G_{i+1} * sigma'(Z_i W_i)) W_i^T``; the parameter gradients are the vector-Jacobian
-products ``dW_i = Z_i^T (G_{i+1} * sigma'(Z_i W_i))`` (no ``sigma'`` on the last layer).
+Notation of the course (notebook 03, section 2), layers numbered from 1: ``Z_1 = X``; hidden
+layers ``Z_{i+1} = sigma(Z_i W_i)``; logits ``Z_{L+1} = Z_L W_L``. Backward, ``G_i`` is the
+gradient of the loss with respect to ``Z_i``, starting from ``G_{L+1} = (S - I_y) / N`` and
+recursing ``G_i = (G_{i+1} * sigma'(Z_i W_i)) W_i^T``; the parameter gradients are the
+vector-Jacobian products ``dW_i = Z_i^T (G_{i+1} * sigma'(Z_i W_i))`` (no ``sigma'`` on the last
+layer). Python lists count from 0: ``weights[i-1]`` is ``W_i``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ class MLPCache(NamedTuple):
     Attributes
     ----------
     inputs : list of ndarray
-        ``[Z_0, ..., Z_{L-1}]``, the input of each layer; ``inputs[i]`` has shape (N, d_i).
+        ``[Z_1, ..., Z_L]``, the input of each layer; ``inputs[i]`` has shape (N, d_{i+1}).
     preactivations : list of ndarray
-        ``[Z_0 W_0, ..., Z_{L-2} W_{L-2}]``, the hidden pre-activations, each (N, d_{i+1}).
+        ``[U_1, ..., U_{L-1}]`` with ``U_i = Z_i W_i``, the hidden pre-activations.
     activation : str
         Name of the hidden activation.
     """
@@ -113,7 +114,7 @@ def mlp_forward(
     ----------
     X : ndarray of shape (N, D), float
     weights : list of ndarray
-        ``[W_0, ..., W_{L-1}]`` as from :func:`init_mlp`, float.
+        ``[W_1, ..., W_L]`` as from :func:`init_mlp`, float.
     activation : {"relu", "sigmoid", "tanh"}, default "relu"
 
     Returns
@@ -144,11 +145,11 @@ def mlp_backward(
     Parameters
     ----------
     dlogits : ndarray of shape (N, C)
-        ``G_L``, the gradient of the loss with respect to the logits.
+        ``G_{L+1}``, the gradient of the loss with respect to the logits.
     cache : MLPCache
         From :func:`mlp_forward` on the same weights.
     weights : list of ndarray
-        ``[W_0, ..., W_{L-1}]``.
+        ``[W_1, ..., W_L]``.
 
     Returns
     -------

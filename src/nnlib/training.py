@@ -10,9 +10,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._validation import as_float_matrix, as_labels, require_positive_int
+from .init import init_weights
 from .linear import softmax_regression_epoch
 from .losses import loss_err
-from .mlp import init_mlp, mlp_epoch, mlp_forward
+from .mlp import mlp_epoch, mlp_forward
 from .two_layer import nn_epoch
 
 
@@ -22,7 +23,9 @@ class History(NamedTuple):
     Attributes
     ----------
     train_loss, train_err, test_loss, test_err : list of float
-        ``epochs + 1`` values each.
+        ``epochs + 1`` values each. ``test_*`` are measured on whatever held-out set the run was
+        given: a validation split (:func:`nnlib.data.validation_split`) while choosing settings,
+        the test set once at the end.
     seconds : float
         Wall-clock time spent in the epochs (evaluation excluded).
     """
@@ -56,7 +59,7 @@ class TwoLayerModel(NamedTuple):
 
 
 class MLPModel(NamedTuple):
-    """Trained MLP: ``weights`` as from :func:`nnlib.mlp.init_mlp` and its activation."""
+    """Trained MLP: ``weights`` ``[W_1, ..., W_L]`` (a list, 0-based) and its activation."""
 
     weights: list
     activation: str
@@ -176,8 +179,9 @@ def train_nn(
 ) -> tuple[TwoLayerModel, History]:
     """Train the two-layer network ``ReLU(X W1) W2``.
 
-    Weights start as ``W1 ~ N(0, 1/H)`` and ``W2 ~ N(0, 1/C)`` (as in the course),
-    drawn from ``rng`` (default: ``np.random.default_rng(0)``).
+    Weights start with He initialization (:func:`nnlib.init.init_weights` with ``"relu"``:
+    ``W1 ~ N(0, 2/D)``, ``W2 ~ N(0, 2/H)``), drawn from ``rng`` (default:
+    ``np.random.default_rng(0)``); the same network as :func:`train_mlp` with one hidden layer.
 
     Parameters
     ----------
@@ -197,8 +201,7 @@ def train_nn(
     epochs = require_positive_int("epochs", epochs)
     rng = np.random.default_rng(0) if rng is None else rng
     D, C, dtype = data[0].shape[1], _num_classes(y_train, y_test), data[0].dtype
-    W1 = (rng.standard_normal((D, hidden)) / np.sqrt(hidden)).astype(dtype)
-    W2 = (rng.standard_normal((hidden, C)) / np.sqrt(C)).astype(dtype)
+    W1, W2 = init_weights([D, hidden, C], rng, "relu", dtype=dtype)
     model = TwoLayerModel(W1, W2)
     history = _run(
         lambda: nn_epoch(data[0], data[1], W1, W2, lr=lr, batch=batch),
@@ -224,7 +227,10 @@ def train_mlp(
     rng: np.random.Generator | None = None,
     progress: bool = True,
 ) -> tuple[MLPModel, History]:
-    """Train an MLP with the given hidden widths, initialized by :func:`nnlib.mlp.init_mlp`.
+    """Train an MLP with the given hidden widths, initialized for its activation.
+
+    The weights come from :func:`nnlib.init.init_weights`: He for ReLU (the same numbers as
+    :func:`nnlib.mlp.init_mlp`), Xavier for tanh and the sigmoid.
 
     Parameters
     ----------
@@ -245,7 +251,7 @@ def train_mlp(
     epochs = require_positive_int("epochs", epochs)
     rng = np.random.default_rng(0) if rng is None else rng
     sizes = [data[0].shape[1], *hidden, _num_classes(y_train, y_test)]
-    weights = init_mlp(sizes, rng, dtype=data[0].dtype)
+    weights = init_weights(sizes, rng, activation, dtype=data[0].dtype)
     model = MLPModel(weights, activation)
     history = _run(
         lambda: mlp_epoch(data[0], data[1], weights, lr=lr, batch=batch, activation=activation),

@@ -41,8 +41,9 @@ def nn_gradients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of the mean cross-entropy of ``ReLU(X W1) W2`` for one batch.
 
-    With ``Z1 = X W1``, ``A1 = ReLU(Z1)``, ``S = softmax(A1 W2)`` and ``G2 = (S - I_y) / N``:
-    ``dW2 = A1^T G2`` and ``dW1 = X^T ((G2 W2^T) * 1[Z1 > 0])``.
+    In the course's notation (notebook 03): ``U1 = X W1``, ``Z2 = ReLU(U1)``,
+    ``S = softmax(Z2 W2)`` and ``G3 = (S - I_y) / N``: ``dW2 = Z2^T G3`` and
+    ``dW1 = X^T ((G3 W2^T) * 1[U1 > 0])``.
 
     Parameters
     ----------
