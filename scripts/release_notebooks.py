@@ -96,6 +96,8 @@ def generate(
             "--force",
             *database,
             f"--NbGrader.config_file={CONFIG.with_suffix('')}",
+            # the kit's config puts the course in grading/, which a fresh clone does not have
+            f"--CourseDirectory.root={tmp}",
             f"--CourseDirectory.source_directory={source}",
             f"--CourseDirectory.release_directory={staging}",
             "--log-level=WARN",
