@@ -294,8 +294,21 @@ def _judge_epoch(spec, results, outcomes, notes) -> set:
         ok = judge_case(helper, case, *results.get(case.name, ({}, {}))).values_ok
         helper_fails[base] = helper_fails.get(base, False) or not ok
     excused = {c.name for c in failed if helper_fails.get(c.name) and loop_ok.get(c.name)}
-    loop_wrong = [c for c in failed if not loop_ok.get(c.name)]
-    helper_right = [c for c in failed if not helper_fails.get(c.name)]
+    # A probe that never ran (the child died earlier in the task, e.g. inside the helper)
+    # proves nothing about the loop: say so instead of blaming it.
+    unchecked = [
+        c
+        for c in failed
+        if not probe_meta.get(c.name) or str(probe_meta[c.name].get("error", "")).startswith(CRASH)
+    ]
+    loop_wrong = [c for c in failed if not loop_ok.get(c.name) and c not in unchecked]
+    if unchecked:
+        notes.append(
+            f"on {_labels(unchecked)}: the grading process stopped before your loop could be "
+            f"checked on its own ({outcomes[unchecked[0].name].error}); if your {helper} "
+            f"crashes or exits, fix it first — {function} is then graded again in full"
+        )
+    helper_right = [c for c in failed if not helper_fails.get(c.name) and c not in unchecked]
     if excused:
         notes.append(
             f"on {_labels(c for c in failed if c.name in excused)}: with {helper} replaced by "
