@@ -240,8 +240,15 @@ def _regression_grad_cases(seed, function):
 
 
 def _two_layer_problem(rng, n, d, h, c, dtype):
-    X = rng.standard_normal((n, d))
-    W1 = rng.standard_normal((d, h)) / np.sqrt(d)
+    # Redrawn (a bounded number of times) until every row has a clearly active hidden unit:
+    # a row whose units are all off has zero gradients, so a loop that skips it, or a wrong
+    # mask on it, would go unseen on that draw; with a fresh seed per run the grade of such a
+    # bug would then depend on luck.
+    for _ in range(100):
+        X = rng.standard_normal((n, d))
+        W1 = rng.standard_normal((d, h)) / np.sqrt(d)
+        if np.min(np.max(X @ W1, axis=1)) > 0.1:
+            break
     W2 = rng.standard_normal((h, c)) / np.sqrt(h)
     return [X.astype(dtype), _labels(rng, n, c), W1.astype(dtype), W2.astype(dtype)]
 
