@@ -305,8 +305,8 @@ def _judge_epoch(spec, results, outcomes, notes) -> set:
     if unchecked:
         notes.append(
             f"on {_labels(unchecked)}: the grading process stopped before your loop could be "
-            f"checked on its own ({outcomes[unchecked[0].name].error}); if your {helper} "
-            f"crashes or exits, fix it first — {function} is then graded again in full"
+            f"checked on its own ({outcomes[unchecked[0].name].error}); no points are excused "
+            f"there, and if your {helper} crashes or exits, fix it first"
         )
     helper_right = [c for c in failed if not helper_fails.get(c.name) and c not in unchecked]
     if excused:
