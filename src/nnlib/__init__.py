@@ -51,6 +51,7 @@ from .naive import (
     softmax_loss_grad_naive,
     softmax_regression_grad_naive,
 )
+from .quick import QUICK_ENV, quick_mode
 from .tasks import TASKS, Task
 from .timing import (
     Timing,
@@ -71,6 +72,7 @@ __all__ = [
     "ACTIVATIONS",
     "DATASET_NAMES",
     "INIT_FOR_ACTIVATION",
+    "QUICK_ENV",
     "TASKS",
     "Activation",
     "Dataset",
@@ -112,6 +114,7 @@ __all__ = [
     "parse_mnist",
     "peak_allocation_bytes",
     "peak_rss_bytes",
+    "quick_mode",
     "radial_features",
     "random_projection",
     "random_relu_features",
