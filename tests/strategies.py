@@ -162,8 +162,8 @@ REF_ACTIVATIONS = {
 def ref_forward(X, weights, activation: str = "relu"):
     """Logits and hidden pre-activations of an MLP without biases, in float64.
 
-    Returns ``(logits, inputs, preactivations)`` with ``inputs = [Z_0, ..., Z_{L-1}]`` and
-    ``preactivations = [Z_0 W_0, ..., Z_{L-2} W_{L-2}]``.
+    Returns ``(logits, inputs, preactivations)`` with ``inputs = [Z_1 = X, ..., Z_L]`` and
+    ``preactivations = [U_1, ..., U_{L-1}]``, ``U_i = Z_i W_i`` (the course numbers layers from 1).
     """
     sigma = REF_ACTIVATIONS[activation]
     Z = np.asarray(X, dtype=np.float64)

@@ -125,10 +125,11 @@ def test_forward_dtype_shapes_cache(dtype, activation, rng):
     assert isinstance(cache, MLPCache), "the cache must be an MLPCache"
     assert cache.activation == activation
     assert len(cache.inputs) == 3, (
-        f"cache.inputs must hold Z_0 = X and the L - 1 = 2 hidden outputs, got {len(cache.inputs)}"
+        "cache.inputs must hold Z_1 = X and the L - 1 = 2 hidden outputs Z_2, Z_3, "
+        f"got {len(cache.inputs)}"
     )
     assert len(cache.preactivations) == 2, (
-        "cache.preactivations must hold the 2 hidden pre-activations Z_i W_i "
+        "cache.preactivations must hold the 2 hidden pre-activations U_i = Z_i W_i "
         "(none for the last, linear layer)"
     )
     assert cache.inputs[0] is X or np.array_equal(cache.inputs[0], X), "cache.inputs[0] is X"
@@ -141,7 +142,7 @@ def test_forward_dtype_shapes_cache(dtype, activation, rng):
         np.testing.assert_array_equal(W, W0, err_msg="mlp_forward modified the weights")
     expected, inputs, pre = ref_forward(X, weights, activation)
     assert close(logits, expected, dtype), (
-        f"logits differ from Z_L = sigma(...sigma(X W_0)...) W_{{L-1}} with {activation} on "
+        f"logits differ from Z_{{L+1}} = sigma(...sigma(X W_1)...) W_L with {activation} on "
         "the hidden layers only (the last layer is linear): " + describe(logits, expected)
     )
     for i, (Z, U) in enumerate(zip(inputs[1:], pre, strict=True)):

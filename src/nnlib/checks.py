@@ -163,8 +163,8 @@ def outputs_of(task: str, result, args: list) -> dict:
         if len(cache_.inputs) != L or len(cache_.preactivations) != L - 1:
             _fail(
                 task,
-                f"the cache should hold {L} layer inputs [Z_0, ..., Z_{L - 1}] and {L - 1} "
-                f"pre-activations [U_0, ..., U_{L - 2}]; got {len(cache_.inputs)} and "
+                f"the cache should hold {L} layer inputs [Z_1 = X, ..., Z_{L}] and {L - 1} "
+                f"pre-activations [U_1, ..., U_{L - 1}]; got {len(cache_.inputs)} and "
                 f"{len(cache_.preactivations)}",
             )
         if cache_.activation != args[2]:
@@ -286,17 +286,21 @@ def _order(task: str, names: list[str]) -> list[str]:
 def _layer_hint(task: str, name: str, names: list[str]) -> str:
     if task not in ("mlp_backward", "mlp_gradients_naive"):
         return ""
+    # grads[i] is dW_j for layer j = i + 1: the course numbers layers from 1 (Z_1 = X).
     i, L = int(name[len("grads[") : -1]), len(names)
-    if i == L - 1:
-        return " (the last layer: dW_{L-1} = Z_{L-1}^T G_L; check G_L and the cached Z_{L-1})"
+    j = i + 1
+    if j == L:
+        return (
+            f" (the last layer: dW_{L} = Z_{L}^T G_{L + 1}; check G_{L + 1} and the cached Z_{L})"
+        )
     above = (
-        f"G_{i + 1} = G_L W_{L - 1}^T"
-        if i + 1 == L - 1
-        else f"G_{i + 1} = (G_{i + 2} ∘ σ'(U_{i + 1})) W_{i + 1}^T"
+        f"G_{L} = G_{L + 1} W_{L}^T"
+        if j + 1 == L
+        else f"G_{j + 1} = (G_{j + 2} ∘ σ'(U_{j + 1})) W_{j + 1}^T"
     )
     return (
-        f" (grads[{i + 1}] above it is right, so the step down to layer {i} is wrong: {above}, "
-        f"then dW_{i} = Z_{i}^T (G_{i + 1} ∘ σ'(U_{i})) with U_{i} = Z_{i} W_{i}, the cached "
+        f" (grads[{i + 1}] above it is right, so the step down to layer {j} is wrong: {above}, "
+        f"then dW_{j} = Z_{j}^T (G_{j + 1} ∘ σ'(U_{j})) with U_{j} = Z_{j} W_{j}, the cached "
         f"pre-activation cache.preactivations[{i}])"
     )
 

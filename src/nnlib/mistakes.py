@@ -208,30 +208,30 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "relu_mask_missing",
         _NN_GRADS,
-        "{out}: the ReLU mask is missing — multiply G2 W2^T entrywise by 1[X W1 > 0] before "
-        "the product with X^T",
+        "{out}: the ReLU mask is missing — multiply G_2 = G_3 W_2^T entrywise by 1[U_1 > 0] "
+        "(U_1 = X W_1) before the product with X^T",
         ("dW1",),
     ),
     Mistake(
         "relu_mask_is_activation",
         _NN_GRADS,
-        "{out}: multiplied by the activations A1 = ReLU(X W1) where the 0/1 mask "
-        "1[X W1 > 0] belongs",
+        "{out}: multiplied by the activations Z_2 = ReLU(X W_1) where the 0/1 mask "
+        "1[X W_1 > 0] belongs",
         ("dW1",),
     ),
     Mistake(
         "relu_mask_from_wrong_array",
         _NN_GRADS,
-        "{out}: the ReLU mask was taken from the wrong array (for example relu_grad(G2 @ W2.T), "
-        "the backpropagated gradient); the mask is 1[X W1 > 0], from the hidden layer's "
-        "pre-activation X W1",
+        "{out}: the ReLU mask was taken from the wrong array (for example relu_grad(G3 @ W2.T), "
+        "the backpropagated gradient G_2); the mask is 1[U_1 > 0], from the hidden layer's "
+        "pre-activation U_1 = X W_1",
         ("dW1",),
     ),
     Mistake(
         "preactivation_for_activation",
         _NN_GRADS,
-        "{out}: used the pre-activation X W1 where the hidden activations A1 = ReLU(X W1) "
-        "belong: dW2 = A1^T G2",
+        "{out}: used the pre-activation U_1 = X W_1 where the hidden layer Z_2 = ReLU(U_1) "
+        "belongs: dW2 = Z_2^T G_3",
         ("dW2",),
     ),
     # ---------------------------------------------------------------- L layers
@@ -239,14 +239,14 @@ CATALOGUE: tuple[Mistake, ...] = (
         "sigma_at_output",
         _MLP_GRADS,
         "{out}: σ' was evaluated at the layer's output σ(U) instead of at its pre-activation "
-        "U_i = Z_i W_i (cache.preactivations[i]); relu cannot tell the two "
+        "U_i = Z_i W_i (cache.preactivations[i-1]); relu cannot tell the two "
         "apart, tanh can",
         ("grads",),
     ),
     Mistake(
         "activation_on_logits",
         ("mlp_forward",),
-        "{out}: the activation was applied to the last layer too; the logits Z_{{L-1}} W_{{L-1}} "
+        "{out}: the activation was applied to the last layer too; the logits Z_{{L+1}} = Z_L W_L "
         "are linear",
         ("logits",),
     ),
@@ -322,7 +322,7 @@ CATALOGUE: tuple[Mistake, ...] = (
         "updated_before_backprop_done",
         ("nn_epoch", "mlp_epoch"),
         "{out}: a weight was updated before the gradients below it were computed (for example "
-        "W2 -= lr * dW2 before G1 = (G2 @ W2.T) * ...), so the lower layers saw the new W2; "
+        "W2 -= lr * dW2 before G2 = G3 @ W2.T), so the lower layers saw the new W2; "
         "compute every gradient of the step first, then update",
     ),
 )

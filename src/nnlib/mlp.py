@@ -78,7 +78,7 @@ def init_mlp(
 
 def _validate_weights(X: np.ndarray, weights) -> list:
     if not isinstance(weights, (list, tuple)) or len(weights) == 0:
-        raise TypeError("weights must be a non-empty list of 2-D arrays [W_0, ..., W_{L-1}]")
+        raise TypeError("weights must be a non-empty list of 2-D arrays [W_1, ..., W_L]")
     width = X.shape[1]
     for i, W in enumerate(weights):
         as_float_matrix(f"weights[{i}]", W)
@@ -167,9 +167,12 @@ def mlp_backward(
     ### BEGIN SOLUTION
     L = len(weights)
     grads = [None] * L
-    G = dlogits  # G_{i+1} times sigma'(Z_i W_i), already "through" the activation of layer i
+    # weights[i] is W_{i+1} (the course numbers layers from 1). At the top of each step G is
+    # the gradient at layer i+1's pre-activation: G_{L+1} for the last layer, else
+    # G_{i+2} * sigma'(U_{i+1}).
+    G = dlogits
     for i in range(L - 1, -1, -1):
-        grads[i] = cache.inputs[i].T @ G
+        grads[i] = cache.inputs[i].T @ G  # Z_{i+1}^T G
         if i > 0:
             G = (G @ weights[i].T) * sigma.derivative(cache.preactivations[i - 1])
     return grads

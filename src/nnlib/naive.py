@@ -96,13 +96,13 @@ def nn_gradients_naive(
     N = X.shape[0]
     dW1, dW2 = np.zeros_like(W1), np.zeros_like(W2)
     for i in range(N):
-        z1 = X[i] @ W1  # (H,)
-        a1 = np.maximum(z1, 0)
-        g2 = _softmax_vector(a1 @ W2)  # (C,)
-        g2[y[i]] -= 1
-        dW2 += np.outer(a1, g2)
-        g1 = (W2 @ g2) * (z1 > 0)  # back through W2, then through the ReLU
-        dW1 += np.outer(X[i], g1)
+        u1 = X[i] @ W1  # (H,) the pre-activation
+        z2 = np.maximum(u1, 0)  # the hidden layer
+        g3 = _softmax_vector(z2 @ W2)  # (C,)
+        g3[y[i]] -= 1  # s - e_y, the gradient at the logits (the 1/N comes at the end)
+        dW2 += np.outer(z2, g3)
+        g2 = W2 @ g3  # back through W2
+        dW1 += np.outer(X[i], g2 * (u1 > 0))  # through the ReLU's mask
     return dW1 / N, dW2 / N
     ### END SOLUTION
 

@@ -138,7 +138,7 @@ def gemm_floor_epoch(X: np.ndarray, layer_sizes: Sequence[int], batch: int = 100
     forward ``Z_{i+1} = Z_i W_i`` for every layer, backward ``G_i = G_{i+1} W_i^T`` for every
     layer but the first, and the weight gradients ``Z_i^T G_{i+1}`` for every layer. That is
     2 multiplies per batch for softmax regression (``[D, C]``), 5 for the two-layer network
-    (``[D, H, C]``: X W1, A1 W2, G2 W2^T, A1^T G2, X^T G1), ``3L - 1`` for ``L`` layers.
+    (``[D, H, C]``: X W1, Z2 W2, G3 W2^T, Z2^T G3, X^T (G2 ∘ mask)), ``3L - 1`` for ``L`` layers.
 
     Parameters
     ----------

@@ -62,15 +62,15 @@ def nn_gradients(
     """
     X, y, W1, W2 = _validate(X, y, W1, W2)
     ### BEGIN SOLUTION
-    Z1 = X @ W1
-    A1 = np.maximum(Z1, 0)  # ReLU
-    Z2 = A1 @ W2
-    S = np.exp(Z2 - Z2.max(axis=1, keepdims=True))  # softmax, stable: minus each row's max
+    U1 = X @ W1  # the pre-activation
+    Z2 = np.maximum(U1, 0)  # ReLU: the hidden layer, input of layer 2
+    Z3 = Z2 @ W2  # the logits
+    S = np.exp(Z3 - Z3.max(axis=1, keepdims=True))  # softmax, stable: minus each row's max
     S /= S.sum(axis=1, keepdims=True)
     S[np.arange(X.shape[0]), y] -= 1  # S - I_y, without a one-hot matrix
-    G2 = S / X.shape[0]  # the gradient at the logits
-    G1 = (G2 @ W2.T) * (Z1 > 0)  # back through W2, then through the ReLU
-    return X.T @ G1, A1.T @ G2
+    G3 = S / X.shape[0]  # the gradient at the logits
+    G2 = G3 @ W2.T  # back through W2
+    return X.T @ (G2 * (U1 > 0)), Z2.T @ G3  # through the ReLU's mask, then X^T
     ### END SOLUTION
 
 

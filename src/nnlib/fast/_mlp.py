@@ -55,20 +55,21 @@ def run(X, y, weights: list, lr: float, batch: int, activation: str) -> None:
     def plan(m):
         """The buffers' views and the products of a step on m rows, bound once."""
         rows = BatchRows(X, m)  # X_b, moved along X by rows.move_to(start)
-        Z = [rows] + [b[:m] for b in Z_bufs]  # the layers' inputs Z_0 = X_b, ..., Z_{L-1}
+        Z = [rows] + [b[:m] for b in Z_bufs]  # the layers' inputs Z_1 = X_b, ..., Z_L
         U = [b[:m] for b in U_bufs]
         masks = [b[:m] for b in mask_bufs]
         flat = GT_buf[: C * m]
         GT = flat.reshape(C, m)
-        G = [b[:m] for b in G_bufs] + [GT.T]  # G[i]: gradient at the output of layer i
+        G = [b[:m] for b in G_bufs] + [GT.T]  # G[i]: gradient at Z[i + 1], the course's G_{i+2}
         step = lr / m  # folded into the products' alpha: no extra pass to scale a gradient
         forward = [Gemm(U[i], Z[i], work[i]) for i in range(L - 1)]
         forward.append(Gemm(GT.T, Z[L - 1], work[L - 1]))  # the logits, transposed
-        # G_i = G_{i+1} W_i^T; the step size enters once, at the top (G_L = S - I_y).
+        # Z[i] is the course's Z_{i+1} and work[i] its W_{i+1} (lists count from 0, the course from
+        # 1). G[i-1] = G[i] W[i]^T; the step size enters once, at the top (S - I_y, unscaled).
         backward = [
             Gemm(G[i - 1], G[i], work[i].T, alpha=step if i == L - 1 else 1.0) for i in range(1, L)
         ]
-        updates = [  # W_i -= Z_i^T G_{i+1}, one pass over W_i
+        updates = [  # W[i] -= Z[i]^T G[i], one pass over W[i]
             Gemm(work[i], Z[i].T, G[i], alpha=-step if i == L - 1 else -1.0, beta=1.0)
             for i in range(L)
         ]
@@ -90,7 +91,7 @@ def run(X, y, weights: list, lr: float, batch: int, activation: str) -> None:
                 else:
                     Z[i + 1][...] = act.forward(U[i])
             forward[L - 1]()
-            softmax_minus_labels(GT, flat, col, label_pos[start : start + m])  # G_L^T, unscaled
+            softmax_minus_labels(GT, flat, col, label_pos[start : start + m])  # (S - I_y)^T
             # Backward. Each W_i is updated as soon as its gradient is known: the recursion
             # reads W_i just before that and never again, so every gradient of the step still
             # comes from the weights before the step (which is why tied weights, one array

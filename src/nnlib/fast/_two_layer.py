@@ -11,6 +11,9 @@ from ._layout import LARGE_BATCH, softmax_minus_labels
 
 def run(X, y, W1, W2, lr: float, batch: int) -> None:
     """One epoch on validated arguments of one float dtype (float32 or float64)."""
+    # Buffer names count the hidden layer as layer 1 (as the fast path always has); in the
+    # course's notation (notebook 03) A1 is Z_2 = ReLU(U_1), G2 is the gradient at the logits
+    # G_3, and G1 is G_2 * 1[U_1 > 0], the gradient at the pre-activation U_1.
     N, H, C = X.shape[0], W1.shape[1], W2.shape[1]
     batch = min(batch, N)
     large = batch >= LARGE_BATCH
