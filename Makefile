@@ -130,7 +130,7 @@ bench-torch: $(STAMP)  ## install the optional torch==2.13.0 (CPU) into .venv, t
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	$(MAKE) bench
 
-# Grades are never cleaned: grading/ is not touched, and build/grades (nnlib-grade's default
+# Grades are never cleaned: grading/ is not touched, and build/grades (nnlib-grade's former default
 # output folder) is kept.
 clean:  ## remove build outputs (keeps .venv, grading/ and build/grades)
 	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name grades -exec rm -rf {} +; fi

@@ -1,6 +1,6 @@
 """``nnlib-grade``: grade every submission in a folder, in parallel, resumably.
 
-    nnlib-grade SUBMISSIONS --out build/grades --jobs 2
+    nnlib-grade SUBMISSIONS --out grading/library --jobs 2
 
 Each submission (a folder or a ``.zip``) gets ``<out>/<student>/result.json`` and
 ``feedback.md``; ``<out>/grades.csv`` is rewritten at the end from every record present.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .grade import Grader, grader_fingerprint, new_seed
 from .report import load_record, write_csv, write_record
-from .sandbox import Limits
+from .sandbox import Limits, SandboxError
 from .submission import SubmissionError, id_problem, read_package, scan_submissions, student_id
 
 _worker: Grader | None = None
@@ -312,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("build/grades"),
-        help="output folder (default: build/grades)",
+        default=Path("grading/library"),
+        help="output folder (default: grading/library, which make clean keeps)",
     )
     parser.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at once")
     parser.add_argument(
@@ -351,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (SubmissionError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SandboxError as exc:  # the grader cannot run here: no student's fault, no record
+        print(f"grader error: the sandbox cannot start: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
