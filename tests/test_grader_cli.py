@@ -32,3 +32,37 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_traceback(
     err = capsys.readouterr().err
     assert "grader error: the sandbox cannot start" in err and "needs root" in err, err
     assert not (tmp_path / "out").exists(), "a grader that cannot start writes no records"
+
+
+def test_the_readme_nnlib_grade_command_runs_as_written(tmp_path):
+    """The README's direct call of the grader, run as written from a kit-like folder."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder.student_copy import make_student_copy
+
+    root = Path(__file__).resolve().parent.parent
+    readme = " ".join((root / "README.md").read_text().split())
+    found = re.search(
+        r"`(\.venv/bin/nnlib-grade submissions --out grading/library --jobs 2)`", readme
+    )
+    assert found, "the README no longer gives `.venv/bin/nnlib-grade submissions --out ...`"
+    command = found.group(1)
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    make_student_copy(
+        root / "src" / "nnlib", tmp_path / "submissions" / "untouched" / "src" / "nnlib"
+    )
+    shutil.copytree(
+        root / "src" / "nnlib",
+        tmp_path / "submissions" / "model" / "src" / "nnlib",
+        ignore=shutil.ignore_patterns("__pycache__", "fast"),
+    )
+    run = subprocess.run(command.split(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"{command} failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
+    rows = (tmp_path / "grading" / "library" / "grades.csv").read_text().splitlines()
+    by_id = {row.split(",")[0]: row.split(",") for row in rows[1:]}
+    assert set(by_id) == {"model", "untouched"}, rows
+    assert float(by_id["model"][1]) == float(by_id["model"][2]) > 0, rows
+    assert float(by_id["untouched"][1]) == 0, rows
