@@ -124,7 +124,25 @@ def _softmax_loss_grad(np, Z, y):
     return G / Z.shape[0]
 
 
-_REPLACEMENTS = {"softmax": _softmax, "softmax_loss_grad": _softmax_loss_grad}
+def _topological_order(np, loss):
+    """Depth first, without recursion: each node after its parents, the loss last."""
+    order, seen, stack = [], set(), [(loss, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in reversed(node.parents))
+    return order
+
+
+_REPLACEMENTS = {
+    "softmax": _softmax,
+    "softmax_loss_grad": _softmax_loss_grad,
+    "topological_order": _topological_order,
+}
 
 
 def _install(np, module, names):
