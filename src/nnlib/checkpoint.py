@@ -57,17 +57,17 @@ def mlp_gradients_recompute(
     grads : list of ndarray, shaped like ``weights``
     """
     X, y, weights, sigma = _validate(X, y, weights, activation)
-    L = len(weights)
-    G = softmax_loss_grad(_layer_input(X, weights, L - 1, sigma) @ weights[-1], y)
-    grads = [None] * L
-    for i in reversed(range(L)):  # weights[i] is W_{i+1}
+    depth = len(weights)
+    G = softmax_loss_grad(_layer_input(X, weights, depth - 1, sigma) @ weights[-1], y)
+    grads = []  # from the last layer down
+    for i in reversed(range(depth)):  # weights[i] is W_{i+1}
         Z = _layer_input(X, weights, i, sigma)  # i products: the price of keeping nothing
-        if i < L - 1:
+        if i < depth - 1:
             G = G * sigma.derivative(Z @ weights[i])
-        grads[i] = Z.T @ G
+        grads.append(Z.T @ G)
         if i > 0:
             G = G @ weights[i].T
-    return grads
+    return grads[::-1]
 
 
 def _layer_input(X, weights, i, sigma):
