@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import nnlib
+from autograder.grader.cases import GRAPHS, make_graph
 from autograder.grader.mutants import VARIANTS
 from nnlib import checks
 from nnlib.tasks import TASKS
@@ -53,6 +54,8 @@ def _with_zeros(Z):
 def inputs(task: str) -> list[tuple[str, list, dict]]:
     """The checks' cases of ``task``: ``[(case, args, kwargs), ...]``, float64."""
     rng = _rng(task)
+    if task in AUTODIFF_INPUTS:
+        return AUTODIFF_INPUTS[task](rng)
     if task in ("softmax", "log_softmax"):
         big = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]])
         return [("main", [3 * rng.normal(size=(N, C))], {}), ("large", [big], {})]
@@ -103,6 +106,69 @@ def inputs(task: str) -> list[tuple[str, list, dict]]:
     ]
 
 
+# ------------------------------------------------------------------------ notebook 06
+
+
+def graph(kind: str, rng, n: int = 3) -> checks.Graph:
+    """A made-up graph of ``cases.GRAPHS`` for ``backward`` and ``topological_order``."""
+    return make_graph(GRAPHS[kind], rng, n, 4)
+
+
+def _with_zeros_like_g(rng, shape):
+    return _with_zeros(rng.normal(size=shape))
+
+
+AUTODIFF_INPUTS = {
+    "matmul_vjp": lambda rng: [
+        ("main", [rng.normal(size=(N, C)), rng.normal(size=(N, D)), rng.normal(size=(D, C))], {})
+    ],
+    "add_vjp": lambda rng: [
+        ("bias", [rng.normal(size=(N, H)), (N, H), (H,)], {}),
+        ("same_shape", [rng.normal(size=(N, H)), (N, H), (N, H)], {}),
+    ],
+    "relu_vjp": lambda rng: [
+        ("main", [rng.normal(size=(N, H)), _with_zeros_like_g(rng, (N, H))], {})
+    ],
+    "sigmoid_vjp": lambda rng: [
+        ("main", [rng.normal(size=(N, H)), nnlib.sigmoid(rng.normal(size=(N, H)))], {})
+    ],
+    "tanh_vjp": lambda rng: [
+        ("main", [rng.normal(size=(N, H)), np.tanh(rng.normal(size=(N, H)))], {})
+    ],
+    "softmax_cross_entropy_vjp": lambda rng: [
+        ("main", [1.0, 2 * rng.normal(size=(N, C)), rng.integers(0, C, N)], {}),
+        ("scaled", [0.25, 2 * rng.normal(size=(N, C)), rng.integers(0, C, N)], {}),
+        ("large", [1.0, np.array([[1e4, 0.0, -1e4]]), np.array([0])], {}),
+    ],
+    "topological_order": lambda rng: [
+        (k, [graph(k, rng)], {}) for k in ("diamond", "twice", "chain")
+    ],
+    "backward": lambda rng: [(k, [graph(k, rng)], {}) for k in ("diamond", "twice", "chain")],
+    "mlp_gradients_checkpointed": lambda rng: _checkpointed_inputs(rng),
+    "nn_gradients_bias": lambda rng: [
+        ("main", [*_problem(rng, [H])[:2], *_bias_params(rng)], {}),
+    ],
+}
+
+
+def _bias_params(rng):
+    W1 = rng.normal(size=(D, H)) / np.sqrt(D)
+    W2 = rng.normal(size=(H, C)) / np.sqrt(H)
+    return [W1, 0.5 * rng.normal(size=H), W2, 0.5 * rng.normal(size=C)]
+
+
+def _checkpointed_inputs(rng):
+    # Five layers of equal hidden width: segments of 2 + 2 + 1 layers for every=2; every=7
+    # keeps only X. Equal widths let a checkpoint taken one layer off still run, so the
+    # check can name that mistake.
+    X, y, weights = _problem(rng, [H, H, H, H])
+    return [
+        ("relu_every_2", [X, y, weights, "relu", 2], {}),
+        ("tanh_every_3", [X, y, weights, "tanh", 3], {}),
+        ("tanh_every_7", [X, y, weights, "tanh", 7], {}),
+    ]
+
+
 def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
@@ -110,6 +176,8 @@ def _copy(value):
         return [_copy(v) for v in value]
     if isinstance(value, nnlib.MLPCache):
         return nnlib.MLPCache(_copy(value.inputs), _copy(value.preactivations), value.activation)
+    if isinstance(value, checks.Graph):
+        return value.astype(np.float64)
     return value
 
 
@@ -127,10 +195,21 @@ def _encode(value, prefix: str, arrays: dict):
         for i, v in enumerate(value.preactivations):
             arrays[f"{prefix}.pre.{i}"] = v
         return ["cache", len(value.inputs), len(value.preactivations), value.activation]
+    if isinstance(value, checks.Graph):
+        for k, v in enumerate(value.values):
+            arrays[f"{prefix}.v{k}"] = v
+        for k, maps in enumerate(value.maps):
+            for j, M in enumerate(maps):
+                arrays[f"{prefix}.m{k}.{j}"] = M
+        return ["graph", value.names, value.kinds, [list(p) for p in value.parents]]
+    if isinstance(value, tuple):
+        return ["tuple", list(value)]
     return ["value", value]
 
 
 def _outputs(task: str, fn, args: list, kwargs: dict) -> dict[str, np.ndarray]:
+    if isinstance(args[0], checks.Graph):
+        return {k: np.asarray(v) for k, v in checks.graph_outputs(task, fn, args[0]).items()}
     copies = [_copy(a) for a in args]
     result = fn(*copies, **_copy(kwargs))
     return {k: np.asarray(v) for k, v in checks.outputs_of(task, result, copies).items()}

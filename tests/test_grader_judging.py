@@ -14,6 +14,7 @@ from autograder.grader.cases import (
     task_specs,
 )
 from autograder.grader.compare import judge_all, judge_task, mask_inputs
+from nnlib.checks import Graph
 
 SPECS = {s.task.function: s for s in task_specs()}
 
@@ -150,14 +151,24 @@ def test_messages_keep_dimensions_and_mask_everything_else():
     assert "deadbeef12" not in mask_inputs("ValueError: deadbeef12 cafe0042")
 
 
+def _first_array(case):
+    """The first array among a case's arguments (a graph's first value)."""
+    for arg in case.args:
+        if isinstance(arg, Graph):
+            return arg.values[0]
+        if isinstance(arg, np.ndarray):
+            return arg
+    raise AssertionError(f"case {case.name} has no array argument")
+
+
 def test_hidden_inputs_depend_on_the_seed_and_are_reproducible():
     a, b, again = task_specs(11), task_specs(12), task_specs(11)
     for x, y, z in zip(a, b, again, strict=True):
-        first = next(c for c in x.cases if c.kind == "values")
-        other = next(c for c in y.cases if c.kind == "values")
-        same = next(c for c in z.cases if c.kind == "values")
-        assert not np.array_equal(first.args[0], other.args[0]), x.task.function
-        assert np.array_equal(first.args[0], same.args[0])
+        first = _first_array(next(c for c in x.cases if c.kind == "values"))
+        other = _first_array(next(c for c in y.cases if c.kind == "values"))
+        same = _first_array(next(c for c in z.cases if c.kind == "values"))
+        assert not np.array_equal(first, other), x.task.function
+        assert np.array_equal(first, same)
     assert SEED not in (11, 12)
 
 
@@ -198,3 +209,54 @@ def test_a_float32_loss_is_judged_with_float32_tolerance():
             results[case.name] = ({"function": "softmax_loss"}, got)
     result = judge_task(spec, results)
     assert result.score == result.points, [c.message for c in result.checks if not c.passed]
+
+
+def _kahn_order(graph: Graph) -> np.ndarray:
+    """A topological order other than depth first: repeatedly the last node whose parents are
+    all listed (so siblings come out in another order than the reference's)."""
+    order, left = [], list(range(len(graph.names)))
+    while left:
+        ready = [k for k in left if all(p in order for p in graph.parents[k])]
+        order.append(ready[-1])
+        left.remove(ready[-1])
+    return np.array(order, dtype=np.int64)
+
+
+def test_any_valid_topological_order_earns_full_marks_and_a_reversed_one_none():
+    spec = SPECS["topological_order"]
+    other = {
+        c.name: ({"function": "topological_order"}, {"return": _kahn_order(c.args[0])})
+        for c in spec.cases
+    }
+    assert any(
+        not np.array_equal(got["return"], case.expected["return"])
+        for case, (_, got) in zip(spec.cases, other.values(), strict=True)
+    ), "the test needs an order that differs from the reference's"
+    assert judge_task(spec, other).score == spec.task.points
+    reversed_ = {
+        c.name: ({"function": "topological_order"}, {"return": c.expected["return"][::-1].copy()})
+        for c in spec.cases
+    }
+    result = judge_task(spec, reversed_)
+    wrong = [c for c in result.checks if not c.passed]
+    assert wrong and all("is reversed" in c.message for c in wrong if c.message), wrong
+    assert result.score < spec.task.points / 2
+
+
+def test_backward_scores_one_check_per_graph_naming_the_mistake():
+    from autograder.grader.mutants import VARIANTS
+
+    spec = SPECS["backward"]
+    mutant = VARIANTS["backward"]["backward_overwrites"]
+    results = {
+        c.name: ({"function": "backward"}, run_reference("backward", c, fn=mutant))
+        for c in spec.cases
+    }
+    result = judge_task(spec, results)
+    graphs = [c for c in result.checks if c.name.startswith("values")]
+    assert len(graphs) == len(spec.cases), "one check per graph, not one per node"
+    chain = next(c for c in graphs if "chain" in c.name)
+    assert chain.passed, "the chain uses no node twice: overwriting is harmless there"
+    failed = [c for c in graphs if not c.passed]
+    assert len(failed) == 3, failed
+    assert all("kept only one contribution" in c.message for c in failed), failed

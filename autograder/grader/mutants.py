@@ -220,6 +220,152 @@ def _epoch_variants(function: str) -> dict[str, Callable]:
     return {name: _epoch(function, name) for name in names}
 
 
+# ------------------------------------------------------------------------- autodiff
+
+
+def _sce_vjp(how: str) -> Callable:
+    def vjp(g, logits, y):
+        G = _logit_grad(how)(logits, y)
+        return G if how == "ignored_upstream_gradient" else _like(g * G, logits)
+
+    return vjp
+
+
+def _graph_order(loss):
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node.parents:
+                visit(parent)
+            order.append(node)
+
+    visit(loss)
+    return order
+
+
+def _backward(how: str) -> Callable:
+    def backward(loss):
+        order = _graph_order(loss)
+        for node in order:
+            node.grad = None
+        loss.grad = np.ones_like(loss.value)
+        if how == "backward_before_all_contributions":
+            _push(loss)
+            return
+        for node in reversed(order):
+            if not node.parents:
+                continue
+            for parent, g in zip(node.parents, node.vjp(node.grad), strict=True):
+                if parent.grad is None or how == "backward_overwrites":
+                    parent.grad = g
+                elif how == "backward_accumulates_in_place":
+                    parent.grad += g
+                else:
+                    parent.grad = parent.grad + g
+
+    return backward
+
+
+def _push(node):
+    """Depth first from the loss: each parent passes on its whole gradient so far, at once."""
+    if not node.parents:
+        return
+    for parent, g in zip(node.parents, node.vjp(node.grad), strict=True):
+        parent.grad = g if parent.grad is None else parent.grad + g
+        _push(parent)
+
+
+def _order_mutant(how: str) -> Callable:
+    def order(loss):
+        if how == "topo_listed_twice":  # no memory of visited nodes
+            out = []
+
+            def visit(node):
+                for parent in node.parents:
+                    visit(parent)
+                out.append(node)
+
+            visit(loss)
+            return out
+        if how == "topo_reversed":
+            return _graph_order(loss)[::-1]
+        if how == "topo_missing_nodes":  # stops at the loss's own parents
+            return [*dict.fromkeys(loss.parents), loss]
+        # breadth first from the loss, then reversed: wrong when a node is reached twice
+        out, frontier = [], [loss]
+        while frontier:
+            node = frontier.pop(0)
+            if node not in out:
+                out.append(node)
+            frontier += node.parents
+        return out[::-1]
+
+    return order
+
+
+def _checkpoint_wrong_start(X, y, weights, activation="relu", every=1):
+    """Each checkpoint is stored before the layer below it runs: one layer too early."""
+    sigma = nnlib.get_activation(activation)
+    L = len(weights)
+    checkpoints, Z = {0: X}, X
+    for i, W in enumerate(weights[:-1]):
+        if (i + 1) % every == 0:
+            checkpoints[i + 1] = Z  # the mistake: Z is still layer i's input
+        Z = sigma.forward(Z @ W)
+    G = nnlib.softmax_loss_grad(Z @ weights[-1], y)
+    grads = [None] * L
+    for start in range(((L - 1) // every) * every, -1, -every):
+        stop = min(start + every, L)
+        inputs, pre, Z = [], [], checkpoints[start]
+        for i in range(start, stop):
+            inputs.append(Z)
+            if i < L - 1:
+                pre.append(Z @ weights[i])
+                Z = sigma.forward(pre[-1])
+        for i in range(stop - 1, start - 1, -1):
+            if i < L - 1:
+                G = G * sigma.derivative(pre[i - start])
+            grads[i] = inputs[i - start].T @ G
+            if i > 0:
+                G = G @ weights[i].T
+    return grads
+
+
+def _checkpoint_sigma_at_output(X, y, weights, activation="relu", every=1):
+    logits, cache = nnlib.mlp_forward(X, weights, activation)
+    return _backward_sigma_at_output(nnlib.softmax_loss_grad(logits, y), cache, weights)
+
+
+def _bias_grads(how: str) -> Callable:
+    def grads(X, y, W1, b1, W2, b2):
+        U = X @ W1 + b1
+        A = np.maximum(U, 0)
+        G3 = nnlib.softmax_loss_grad(A @ W2 + b2, y)
+        G2 = G3 @ W2.T if how == "bias_relu_mask_missing" else (G3 @ W2.T) * (U > 0)
+        if how == "bias_not_summed":
+            return _like((X.T @ G2, G2, A.T @ G3, G3), X)
+        if how == "bias_averaged":
+            return _like((X.T @ G2, G2.mean(axis=0), A.T @ G3, G3.mean(axis=0)), X)
+        return _like((X.T @ G2, G2.sum(axis=0), A.T @ G3, G3.sum(axis=0)), X)
+
+    return grads
+
+
+def _add_vjp(how: str) -> Callable:
+    def vjp(G, a_shape, b_shape):
+        if tuple(b_shape) == tuple(a_shape):
+            return G, G
+        return G, (G if how == "bias_not_summed" else G.mean(axis=0))
+
+    return vjp
+
+
+def _sigmoid(A):
+    return nnlib.sigmoid(A)
+
+
 def _same(fns: dict, *functions: str) -> dict:
     return dict.fromkeys(functions, fns)
 
@@ -295,6 +441,55 @@ VARIANTS: dict[str, dict[str, Callable]] = {
     },
     "random_relu_features": {"features_without_relu": lambda X, W: X @ W},
     **{f: _epoch_variants(f) for f in ("softmax_regression_epoch", "nn_epoch", "mlp_epoch")},
+    "add_vjp": {name: _add_vjp(name) for name in ("bias_not_summed", "bias_averaged")},
+    "relu_vjp": {
+        "ignored_upstream_gradient": lambda G, A: (A > 0).astype(A.dtype),
+        "relu_vjp_mask_from_G": lambda G, A: G * (G > 0),
+        "relu_grad_one_at_zero": lambda G, A: G * (A >= 0),
+    },
+    "sigmoid_vjp": {
+        "ignored_upstream_gradient": lambda G, out: out * (1 - out),
+        "vjp_from_input": lambda G, out: G * _sigmoid(out) * (1 - _sigmoid(out)),
+    },
+    "tanh_vjp": {
+        "ignored_upstream_gradient": lambda G, out: 1 - out * out,
+        "vjp_from_input": lambda G, out: G * (1 - np.tanh(out) ** 2),
+    },
+    "softmax_cross_entropy_vjp": {
+        name: _sce_vjp(name)
+        for name in (
+            "overflow_large_logits",
+            "forgot_one_hot",
+            "subtracted_label_values",
+            "subtracted_label_columns",
+            "ignored_upstream_gradient",
+        )
+    },
+    "topological_order": {
+        name: _order_mutant(name)
+        for name in (
+            "topo_listed_twice",
+            "topo_reversed",
+            "topo_missing_nodes",
+            "topo_parent_after_child",
+        )
+    },
+    "backward": {
+        name: _backward(name)
+        for name in (
+            "backward_overwrites",
+            "backward_accumulates_in_place",
+            "backward_before_all_contributions",
+        )
+    },
+    "mlp_gradients_checkpointed": {
+        "checkpoint_wrong_start": _checkpoint_wrong_start,
+        "sigma_at_output": _checkpoint_sigma_at_output,
+    },
+    "nn_gradients_bias": {
+        name: _bias_grads(name)
+        for name in ("bias_not_summed", "bias_averaged", "bias_relu_mask_missing")
+    },
 }
 
 
@@ -328,6 +523,11 @@ EXAMPLES: dict[str, tuple[str, Callable]] = {
         lambda Z, y: -nnlib.log_softmax(Z)[np.arange(len(y)), y],
     ),
     "modified_input": ("relu", _in_place_relu),
+    "outputs_swapped": ("matmul_vjp", lambda G, A, B: nnlib.matmul_vjp(G, A, B)[::-1]),
+    "topo_not_nodes": (
+        "topological_order",
+        lambda loss: [node.value for node in nnlib.topological_order(loss)],
+    ),
 }
 
 #: Entries the grader cannot see, and why (the tests exempt them from "named by the grader").

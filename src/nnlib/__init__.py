@@ -8,7 +8,9 @@ of the student bundle). ``gradcheck`` differentiates numerically,
 ``checks`` holds the checks a student runs right after writing a function, ``data`` loads the
 data sets, ``init`` draws initial weights, ``training`` runs epochs with a progress bar and
 ``plotting`` draws the results (``plotting`` is not imported here, so nnlib works without a
-display).
+display). Notebook 06 adds ``autodiff`` (a small reverse-mode automatic differentiation over
+matrices; its operations stay under ``nnlib.autodiff``), ``checkpoint`` (backward passes that
+recompute instead of caching) and ``biases`` (the two-layer network with biases).
 """
 
 from .activations import (
@@ -22,6 +24,21 @@ from .activations import (
     tanh,
     tanh_grad,
 )
+from .autodiff import (
+    Node,
+    add_vjp,
+    backward,
+    matmul_vjp,
+    mlp_gradients_autodiff,
+    relu_vjp,
+    sigmoid_vjp,
+    softmax_cross_entropy_vjp,
+    tanh_vjp,
+    topological_order,
+    variable,
+)
+from .biases import nn_epoch_bias, nn_gradients_bias
+from .checkpoint import mlp_gradients_checkpointed, mlp_gradients_recompute
 from .data import (
     DATASET_NAMES,
     Dataset,
@@ -79,8 +96,11 @@ __all__ = [
     "GradientCheck",
     "History",
     "MLPCache",
+    "Node",
     "Task",
     "Timing",
+    "add_vjp",
+    "backward",
     "blas_info",
     "check_gradient",
     "describe_blas",
@@ -101,13 +121,19 @@ __all__ = [
     "make_circles",
     "make_spirals",
     "make_xor",
+    "matmul_vjp",
     "mlp_backward",
     "mlp_epoch",
     "mlp_forward",
     "mlp_gradients",
+    "mlp_gradients_autodiff",
+    "mlp_gradients_checkpointed",
     "mlp_gradients_naive",
+    "mlp_gradients_recompute",
     "nn_epoch",
+    "nn_epoch_bias",
     "nn_gradients",
+    "nn_gradients_bias",
     "nn_gradients_naive",
     "numerical_gradient",
     "one_hot",
@@ -121,9 +147,12 @@ __all__ = [
     "relative_error",
     "relu",
     "relu_grad",
+    "relu_vjp",
     "sigmoid",
     "sigmoid_grad",
+    "sigmoid_vjp",
     "softmax",
+    "softmax_cross_entropy_vjp",
     "softmax_loss",
     "softmax_loss_grad",
     "softmax_loss_grad_naive",
@@ -132,12 +161,15 @@ __all__ = [
     "softmax_regression_grad_naive",
     "tanh",
     "tanh_grad",
+    "tanh_vjp",
     "time_callable",
     "time_interleaved",
+    "topological_order",
     "train_mlp",
     "train_nn",
     "train_softmax",
     "train_test_split",
     "validation_split",
+    "variable",
     "xavier_std",
 ]

@@ -25,10 +25,23 @@ import textwrap
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from . import activations, features, linear, losses, mistakes, mlp, naive, two_layer
+from . import (
+    activations,
+    autodiff,
+    biases,
+    checkpoint,
+    features,
+    linear,
+    losses,
+    mistakes,
+    mlp,
+    naive,
+    two_layer,
+)
 from .tasks import TASKS_BY_FUNCTION
 
 DATA = Path(__file__).with_name("check_data.npz")
@@ -91,7 +104,89 @@ def _decode(spec, prefix: str, data: dict):
             [data[f"{prefix}.pre.{i}"].copy() for i in range(n_pre)],
             activation,
         )
+    if kind == "tuple":
+        return tuple(spec[1])
+    if kind == "graph":
+        _, names, kinds, parents = spec
+        maps = [
+            [
+                data[f"{prefix}.m{k}.{j}"].copy()
+                for j in range(len(parents[k]) if kd != "pass" else 0)
+            ]
+            for k, kd in enumerate(kinds)
+        ]
+        values = [data[f"{prefix}.v{k}"].copy() for k in range(len(names))]
+        return Graph(names, kinds, [tuple(p) for p in parents], values, maps)
     return spec[1]  # a plain value stored in the spec
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+class Graph(NamedTuple):
+    """A made-up computation graph, to check ``backward`` and ``topological_order`` alone.
+
+    Its operations are made-up linear maps with stored arrays, not the library's ops, so that
+    checking ``backward`` needs none of the vjps a student writes (and holds no solution):
+    a ``"linear"`` node hands ``G * M_j`` (entrywise) to its parent j, a ``"pass"`` node hands
+    ``G`` itself to each parent (as the vjp of ``a + b`` does), the ``"loss"`` node (a 0-d
+    value, last) hands ``g * M_j``. Every matrix of a graph has one shape. Node k is
+    ``names[k]``, with parents ``parents[k]`` (indices of earlier nodes, a node may appear
+    twice), value ``values[k]`` and arrays ``maps[k]``.
+    """
+
+    names: list
+    kinds: list
+    parents: list
+    values: list
+    maps: list
+
+    def astype(self, dtype) -> Graph:
+        """The same graph with every array in ``dtype``."""
+        return Graph(
+            self.names,
+            self.kinds,
+            self.parents,
+            [v.astype(dtype) for v in self.values],
+            [[M.astype(dtype) for M in ms] for ms in self.maps],
+        )
+
+
+def _graph_vjp(kind: str, maps: list, count: int):
+    if kind == "pass":
+        return lambda G: (G,) * count
+    if kind == "loss":
+        return lambda g: tuple(g * M for M in maps)
+    return lambda G: tuple(G * M for M in maps)
+
+
+def build_graph(graph: Graph, node_class=None) -> list:
+    """The nodes of ``graph`` (``node_class``, default :class:`nnlib.autodiff.Node`), loss last."""
+    node_class = node_class or autodiff.Node
+    nodes = []
+    for name, kind, parents, value, maps in zip(*graph, strict=True):
+        vjp = None if kind == "leaf" else _graph_vjp(kind, maps, len(parents))
+        parents = tuple(nodes[k] for k in parents)
+        nodes.append(node_class(value.copy(), parents, f"{kind} {name}", vjp))
+    return nodes
+
+
+def graph_outputs(task: str, fn: Callable, graph: Graph) -> dict:
+    """Build ``graph``, call ``fn(loss)`` and name what it produced.
+
+    ``backward``: ``{"<name>.grad": grad}`` for every node (None where a grad is missing);
+    ``topological_order``: ``{"order": indices}``, the listed nodes by index (-1 for an item
+    that is no node of the graph). Fails when the result has the wrong structure.
+    """
+    __tracebackhide__ = True
+    nodes = build_graph(graph)
+    result = _call(task, fn, [nodes[-1]], {})
+    if task == "backward":
+        return {f"{name}.grad": node.grad for name, node in zip(graph.names, nodes, strict=True)}
+    if not isinstance(result, (list, tuple)):
+        _fail(task, f"return a list of Nodes, got {type(result).__name__}")
+    index = {id(node): k for k, node in enumerate(nodes)}
+    return {"order": np.array([index.get(id(item), -1) for item in result], dtype=np.int64)}
 
 
 def case_names(task: str) -> list[str]:
@@ -145,6 +240,17 @@ def outputs_of(task: str, result, args: list) -> dict:
         return {"W1": args[2], "W2": args[3]}
     if task == "mlp_epoch":
         return {f"weights[{i}]": W for i, W in enumerate(args[2])}
+    if task in ("matmul_vjp", "add_vjp", "nn_gradients_bias"):
+        names = mistakes.NAMED_OUTPUTS[task]
+        if not isinstance(result, tuple) or len(result) != len(names):
+            _fail(task, f"return a tuple ({', '.join(names)}); got {type(result).__name__}")
+        params = {"matmul_vjp": args[1:3], "nn_gradients_bias": args[2:6]}.get(task)
+        if params is not None:
+            shapes = [getattr(r, "shape", None) for r in result]
+            wanted = [p.shape for p in params]
+            if shapes != wanted and sorted(map(str, shapes)) == sorted(map(str, wanted)):
+                _fail(task, mistakes.message("outputs_swapped", out=", ".join(names)))
+        return dict(zip(names, result, strict=True))
     if task.startswith("nn_gradients"):
         if not isinstance(result, tuple) or len(result) != 2:
             _fail(task, f"return a tuple (dW1, dW2); got {type(result).__name__}")
@@ -173,7 +279,7 @@ def outputs_of(task: str, result, args: list) -> dict:
         out.update({f"cache.inputs[{i}]": Z for i, Z in enumerate(cache_.inputs)})
         out.update({f"cache.preactivations[{i}]": U for i, U in enumerate(cache_.preactivations)})
         return out
-    # mlp_backward, mlp_gradients_naive: one gradient per weight matrix
+    # mlp_backward, mlp_gradients_naive, mlp_gradients_checkpointed: one per weight matrix
     L = len(args[2])
     if not isinstance(result, (list, tuple)) or len(result) != L:
         _fail(task, f"return a list of {L} gradients, one per weight matrix")
@@ -183,8 +289,11 @@ def outputs_of(task: str, result, args: list) -> dict:
 # --------------------------------------------------------------------------- comparing
 
 
-def _expect_array(task: str, name: str, got, want: np.ndarray, dtype, n: int) -> np.ndarray:
-    """Fail unless ``got`` is an ndarray shaped like ``want`` with ``dtype``."""
+def _expect_array(
+    task: str, name: str, got, want: np.ndarray, dtype, n: int, variants: dict | None = None
+) -> np.ndarray:
+    """Fail unless ``got`` is an ndarray shaped like ``want`` with ``dtype``; ``variants``
+    (mistake outputs of this case) can name a result of the wrong shape."""
     __tracebackhide__ = True
     scalar = want.ndim == 0
     if scalar and isinstance(got, (float, np.floating)):
@@ -194,7 +303,7 @@ def _expect_array(task: str, name: str, got, want: np.ndarray, dtype, n: int) ->
         _fail(task, f"{name} should be {what}, got {type(got).__name__}")
     fields = {"out": name, "n": n, "expected": want.shape, "got": got.shape}
     if got.shape != want.shape:
-        named = mistakes.name_mistake(task, name, got, want, n)
+        named = mistakes.name_mistake(task, name, got, want, n, variants)
         _fail(task, named or f"{name} has shape {got.shape}, expected {want.shape}")
     if scalar:
         if got.dtype.kind != "f":
@@ -271,7 +380,7 @@ def _as_float32(value):
 
 
 def _batch_size(args: list) -> int:
-    first = args[0]
+    first = args[1] if isinstance(args[0], float) else args[0]  # g, logits, y
     return int(first.shape[0]) if isinstance(first, np.ndarray) and first.ndim == 2 else 1
 
 
@@ -280,7 +389,8 @@ def _batch_size(args: list) -> int:
 
 def _order(task: str, names: list[str]) -> list[str]:
     # Backpropagation runs from the last layer down: report its first break.
-    return names[::-1] if task in ("mlp_backward", "mlp_gradients_naive") else names
+    reverse = ("mlp_backward", "mlp_gradients_naive", "mlp_gradients_checkpointed", "backward")
+    return names[::-1] if task in reverse else names
 
 
 def _layer_hint(task: str, name: str, names: list[str]) -> str:
@@ -317,7 +427,8 @@ def _run_check(task: str, fn: Callable, *, on_mismatch: Callable | None = None) 
     for name, want in expected_outputs(task, cases[0]).items():
         got = outputs_of(task, result, args).get(name)
         dtype = np.float32 if want.ndim else None
-        _expect_array(task, f"{name} (float32 input)", got, want, dtype, n)
+        variants = mistake_outputs(task, cases[0], name)
+        _expect_array(task, f"{name} (float32 input)", got, want, dtype, n, variants)
     # float64, every case: values
     for case in cases:
         args, kwargs = case_inputs(task, case)
@@ -329,7 +440,15 @@ def _run_check(task: str, fn: Callable, *, on_mismatch: Callable | None = None) 
         outputs = outputs_of(task, result, args)
         expected = expected_outputs(task, case)
         for name, want in expected.items():
-            _expect_array(task, name, outputs.get(name), want, want.dtype if want.ndim else None, n)
+            _expect_array(
+                task,
+                name,
+                outputs.get(name),
+                want,
+                want.dtype if want.ndim else None,
+                n,
+                mistake_outputs(task, case, name),
+            )
         names = _order(task, list(expected))
         wrong = [m for m in names if not mistakes.passes(outputs[m], expected[m])]
         if not wrong:
@@ -442,6 +561,67 @@ def _quiet(check: Callable) -> None:
         check()
 
 
+# --------------------------------------------------------------------------- graphs
+
+#: What each stored graph tests, for the failure message.
+GRAPH_LABELS = {
+    "diamond": "the diamond graph (h feeds both p and q, x feeds h and the loss)",
+    "twice": "the graph where t uses x twice and u uses t twice",
+    "chain": "a chain of single-parent nodes",
+}
+
+
+def _check_graph_task(task: str, fn: Callable) -> None:
+    """Check ``backward`` or ``topological_order`` on the stored made-up graphs."""
+    __tracebackhide__ = True
+    for k, case in enumerate(case_names(task)):
+        (graph,), _ = case_inputs(task, case)
+        where = f"on {GRAPH_LABELS.get(case, case)}"
+        if task == "topological_order":
+            order = graph_outputs(task, fn, graph)["order"]
+            mistake = mistakes.order_mistake(order, graph.parents, len(graph.names) - 1)
+            if mistake is not None:
+                _fail(task, f"{mistakes.message(mistake, out='the order')} ({where})")
+            continue
+        if k == 0:  # float32 in, float32 out
+            outputs = graph_outputs(task, fn, graph.astype(np.float32))
+            for name, value in zip(graph.names, graph.values, strict=True):
+                got = outputs[f"{name}.grad"]
+                if got is None:
+                    _fail(task, f"{name}.grad is None: backward must fill .grad of every node")
+                want = np.zeros(value.shape)
+                _expect_array(task, f"{name}.grad (float32 graph)", got, want, np.float32, 1)
+        outputs = graph_outputs(task, fn, graph)
+        expected = expected_outputs(task, case)
+        for name, want in expected.items():
+            if outputs[name] is None:
+                _fail(task, f"{name} is None: backward must fill .grad of every node ({where})")
+            _expect_array(task, name, outputs[name], want, want.dtype, 1)
+        wrong = [
+            m for m in _order(task, list(expected)) if not mistakes.passes(outputs[m], expected[m])
+        ]
+        if wrong:
+            name = wrong[0]
+            message = _explain(task, case, name, np.asarray(outputs[name]), expected[name], 1)
+            _fail(task, f"{message} ({where})")
+
+
+def _graph_checker(task: str, default: Callable, what: str) -> Callable:
+    def check(fn: Callable | None = None) -> None:
+        __tracebackhide__ = True
+        _check_graph_task(task, fn or default())
+        _passed(task, what)
+
+    check.__name__ = f"check_{task}"
+    check.__qualname__ = check.__name__
+    check.__doc__ = (
+        f"Check ``{task}`` on small stored graphs, with a node used twice and a diamond.\n\n"
+        f"Parameters\n----------\nfn : callable, optional\n    Checked instead of "
+        f"``nnlib.{task}``."
+    )
+    return check
+
+
 # --------------------------------------------------------------------------- the checks
 
 _PASSED = {
@@ -519,6 +699,35 @@ check_mlp_gradients_naive = _checker(
     "mlp_gradients_naive", lambda: naive.mlp_gradients_naive, _PASSED["mlp"]
 )
 check_mlp_epoch = _epoch_checker("mlp_epoch")
+_VJP = "float32 stays float32; the gradients with respect to the op's inputs are right"
+check_matmul_vjp = _checker("matmul_vjp", lambda: autodiff.matmul_vjp, _VJP)
+check_add_vjp = _checker(
+    "add_vjp", lambda: autodiff.add_vjp, "right for two matrices and for a bias row"
+)
+check_relu_vjp = _checker("relu_vjp", lambda: autodiff.relu_vjp, _VJP)
+check_sigmoid_vjp = _checker("sigmoid_vjp", lambda: autodiff.sigmoid_vjp, _VJP)
+check_tanh_vjp = _checker("tanh_vjp", lambda: autodiff.tanh_vjp, _VJP)
+check_softmax_cross_entropy_vjp = _checker(
+    "softmax_cross_entropy_vjp",
+    lambda: autodiff.softmax_cross_entropy_vjp,
+    "right for g = 1 and another g; finite for huge logits",
+)
+check_topological_order = _graph_checker(
+    "topological_order",
+    lambda: autodiff.topological_order,
+    "every node once, after its parents, the loss last",
+)
+check_backward = _graph_checker(
+    "backward",
+    lambda: autodiff.backward,
+    "every node's gradient is right, with nodes used twice and a diamond",
+)
+check_mlp_gradients_checkpointed = _checker(
+    "mlp_gradients_checkpointed",
+    lambda: checkpoint.mlp_gradients_checkpointed,
+    "every layer is right, for several checkpoint spacings",
+)
+check_nn_gradients_bias = _checker("nn_gradients_bias", lambda: biases.nn_gradients_bias, _GRADS)
 
 #: Every check by the task function it checks.
 CHECKS: dict[str, Callable] = {
@@ -560,6 +769,14 @@ RELIES_ON: dict[str, tuple[str, ...]] = {
         "mlp_epoch",
     ),
     "05_fast_path": (*_LOSS, "relu", "relu_grad", "nn_gradients", "nn_gradients_naive", "nn_epoch"),
+    "06_autodiff": (
+        *_LOSS,
+        "relu",
+        "relu_grad",
+        "mlp_forward",
+        "mlp_backward",
+        *(t.function for t in TASKS_BY_FUNCTION.values() if t.notebook == "06_autodiff"),
+    ),
 }
 
 

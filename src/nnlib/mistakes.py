@@ -32,8 +32,11 @@ MATCH_RTOL, MATCH_ATOL = 1e-3, 1e-4
 _LOGIT_GRADS = ("softmax_loss_grad", "softmax_loss_grad_naive")
 _THETA_GRADS = ("softmax_regression_grad", "softmax_regression_grad_naive")
 _NN_GRADS = ("nn_gradients", "nn_gradients_naive")
-_MLP_GRADS = ("mlp_backward", "mlp_gradients_naive")
-GRADIENTS = (*_LOGIT_GRADS, *_THETA_GRADS, *_NN_GRADS, *_MLP_GRADS)
+_MLP_GRADS = ("mlp_backward", "mlp_gradients_naive", "mlp_gradients_checkpointed")
+_SCE_VJP = ("softmax_cross_entropy_vjp",)
+_BIAS_GRADS = ("add_vjp", "nn_gradients_bias")
+_ACTIVATION_VJPS = ("relu_vjp", "sigmoid_vjp", "tanh_vjp")
+GRADIENTS = (*_LOGIT_GRADS, *_THETA_GRADS, *_NN_GRADS, *_MLP_GRADS, *_SCE_VJP, "nn_gradients_bias")
 EPOCHS = ("softmax_regression_epoch", "nn_epoch", "mlp_epoch")
 ALL = ("*",)
 
@@ -50,6 +53,11 @@ SINGLE_OUTPUT: dict[str, str] = {
     "random_relu_features": "Phi",
     "relu": "relu(Z)",
     "relu_grad": "relu_grad(Z)",
+    "relu_vjp": "dA",
+    "sigmoid_vjp": "dA",
+    "tanh_vjp": "dA",
+    "softmax_cross_entropy_vjp": "dlogits",
+    "topological_order": "order",
 }
 #: The names of the outputs of functions that return a fixed tuple or update named arrays.
 NAMED_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -57,6 +65,9 @@ NAMED_OUTPUTS: dict[str, tuple[str, ...]] = {
     "nn_gradients_naive": ("dW1", "dW2"),
     "softmax_regression_epoch": ("theta",),
     "nn_epoch": ("W1", "W2"),
+    "matmul_vjp": ("dA", "dB"),
+    "add_vjp": ("da", "db"),
+    "nn_gradients_bias": ("dW1", "db1", "dW2", "db2"),
 }
 
 
@@ -97,8 +108,8 @@ class _Fields(dict):
 
 
 def _base(out: str) -> str:
-    """``"grads[2]"`` -> ``"grads"``: the name of an output without its index."""
-    return out.split("[", 1)[0]
+    """``"grads[2]"`` -> ``"grads"``: the name of an output without its index (or note)."""
+    return out.split("[", 1)[0].split(" ", 1)[0]
 
 
 CATALOGUE: tuple[Mistake, ...] = (
@@ -123,6 +134,28 @@ CATALOGUE: tuple[Mistake, ...] = (
         "{out} is transposed (shape {got}, expected {expected}): swap the factors of the "
         "product, e.g. X.T @ G rather than G.T @ X",
     ),
+    Mistake(
+        "outputs_swapped",
+        ALL,
+        "{out}: the outputs are in the wrong order — return one gradient per argument, in the "
+        "order of the arguments",
+    ),
+    # ---------------------------------------------------------------- biases
+    Mistake(
+        "bias_not_summed",
+        _BIAS_GRADS,
+        "{out} has shape {got}, one row per example, but the bias has shape {expected}: the "
+        "bias reaches every row of the batch, and its gradient must gather the contributions "
+        "of all the rows",
+        ("db", "db1", "db2"),
+    ),
+    Mistake(
+        "bias_averaged",
+        _BIAS_GRADS,
+        "{out} is N = {n} times too small: the bias gradient divided by the batch size again, "
+        "but the 1/N of the mean loss is already inside the gradient it starts from",
+        ("db", "db1", "db2"),
+    ),
     # ---------------------------------------------------------------- gradients
     Mistake(
         "summed_not_averaged",
@@ -135,6 +168,13 @@ CATALOGUE: tuple[Mistake, ...] = (
         GRADIENTS,
         "{out} is N = {n} times too small: you divided by the batch size twice (once in "
         "the logit gradient (S - I_y) / N is enough)",
+    ),
+    Mistake(
+        "ignored_upstream_gradient",
+        (*_SCE_VJP, *_ACTIVATION_VJPS),
+        "{out}: the upstream gradient was not used — a vjp multiplies the incoming gradient "
+        "(G, or the number g for the loss) by the local derivative; it does not return the "
+        "derivative alone",
     ),
     Mistake(
         "sign_flipped",
@@ -153,7 +193,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     ),
     Mistake(
         "overflow_large_logits",
-        ("softmax", "softmax_loss", *_LOGIT_GRADS),
+        ("softmax", "softmax_loss", *_LOGIT_GRADS, *_SCE_VJP),
         "{out} has NaN or inf for logits near ±1e4: exp overflowed — subtract each row's "
         "maximum before exp (softmax is unchanged by it)",
     ),
@@ -183,19 +223,19 @@ CATALOGUE: tuple[Mistake, ...] = (
     # ---------------------------------------------------------------- one-hot labels
     Mistake(
         "forgot_one_hot",
-        (*_LOGIT_GRADS, *_THETA_GRADS),
+        (*_LOGIT_GRADS, *_THETA_GRADS, *_SCE_VJP),
         "{out}: forgot to subtract the one-hot labels I_y — the logit gradient is "
         "(S - I_y) / N, not S / N",
     ),
     Mistake(
         "subtracted_label_values",
-        (*_LOGIT_GRADS, *_THETA_GRADS),
+        (*_LOGIT_GRADS, *_THETA_GRADS, *_SCE_VJP),
         "{out}: subtracted the label values themselves (S - y[:, None]) where a one-hot matrix "
         "I_y belongs; subtract 1 only at (i, y_i)",
     ),
     Mistake(
         "subtracted_label_columns",
-        (*_LOGIT_GRADS, *_THETA_GRADS),
+        (*_LOGIT_GRADS, *_THETA_GRADS, *_SCE_VJP),
         "{out}: subtracted 1 in the labels' columns of every row (G[:, y] -= 1); subtract it "
         "only at (i, y_i): G[np.arange(N), y] -= 1",
     ),
@@ -211,6 +251,12 @@ CATALOGUE: tuple[Mistake, ...] = (
         "{out}: the ReLU mask is missing — multiply G_2 = G_3 W_2^T entrywise by 1[U_1 > 0] "
         "(U_1 = X W_1) before the product with X^T",
         ("dW1",),
+    ),
+    Mistake(
+        "bias_relu_mask_missing",
+        ("nn_gradients_bias",),
+        "{out}: the gradient that reaches the first layer skipped the ReLU's derivative",
+        ("dW1", "db1"),
     ),
     Mistake(
         "relu_mask_is_activation",
@@ -256,6 +302,75 @@ CATALOGUE: tuple[Mistake, ...] = (
         "{out}: stored the activations σ(U_i) where the pre-activations U_i = Z_i W_i belong",
         ("cache.preactivations",),
     ),
+    # ---------------------------------------------------------------- automatic differentiation
+    Mistake(
+        "vjp_from_input",
+        ("sigmoid_vjp", "tanh_vjp"),
+        "{out}: the derivative was computed as if out were the op's input (applying the "
+        "activation to it again); out is the op's output σ(A), and the derivative is a "
+        "function of that output",
+    ),
+    Mistake(
+        "relu_vjp_mask_from_G",
+        ("relu_vjp",),
+        "{out}: the ReLU mask was taken from the incoming gradient G; it comes from the "
+        "ReLU's input A",
+    ),
+    Mistake(
+        "backward_overwrites",
+        ("backward",),
+        "{out}: a node used by two operations kept only one contribution — its gradient "
+        "was overwritten (parent.grad = g) instead of summed with the one already there",
+    ),
+    Mistake(
+        "backward_accumulates_in_place",
+        ("backward",),
+        "{out}: the sum was made in place (parent.grad += g) in an array another node's "
+        "gradient shares (a vjp may hand back G itself, as add's does); write "
+        "parent.grad = parent.grad + g",
+    ),
+    Mistake(
+        "backward_before_all_contributions",
+        ("backward",),
+        "{out}: a node passed its gradient on to its parents before every contribution to it "
+        "had arrived (its parents got a partial gradient, then more); visit the nodes in "
+        "reverse topological order, so each one is done only after every node that uses it",
+    ),
+    Mistake(
+        "topo_listed_twice",
+        ("topological_order",),
+        "{out} lists a node used twice two times; remember the nodes already visited",
+    ),
+    Mistake(
+        "topo_reversed",
+        ("topological_order",),
+        "{out} is reversed — the loss must come last, every node after its parents "
+        "(backward then walks the list from the end)",
+    ),
+    Mistake(
+        "topo_missing_nodes",
+        ("topological_order",),
+        "{out} misses nodes the loss depends on; follow .parents all the way down to the leaves",
+    ),
+    Mistake(
+        "topo_not_nodes",
+        ("topological_order",),
+        "{out} holds items that are not nodes of the graph; return the Node objects themselves",
+    ),
+    Mistake(
+        "topo_parent_after_child",
+        ("topological_order",),
+        "{out} lists a node before one of its parents (a breadth-first order breaks on a "
+        "node reached by two paths); add a node only after all of its parents are listed",
+    ),
+    Mistake(
+        "checkpoint_wrong_start",
+        ("mlp_gradients_checkpointed",),
+        "{out}: a segment was recomputed from the wrong layer's input — the checkpoint of the "
+        "segment that starts at layer s must be Z_s, the input of layer s (the output of layer "
+        "s-1, Z_1 = X for the first segment)",
+        ("grads",),
+    ),
     # ---------------------------------------------------------------- activations, features
     Mistake("relu_is_mask", ("relu",), "{out}: returned the 0/1 mask (that is relu_grad)"),
     Mistake(
@@ -265,7 +380,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     ),
     Mistake(
         "relu_grad_one_at_zero",
-        ("relu_grad",),
+        ("relu_grad", "relu_vjp"),
         "{out}: the derivative is 1 at Z == 0 (Z >= 0); the course takes 0 at exactly 0 (Z > 0)",
     ),
     Mistake(
@@ -412,6 +527,10 @@ def find_mistake(
             return "loss_not_scalar"
         if got.ndim == 2 and got.shape == want.shape[::-1] and close(got.T, want):
             return "transposed"
+        for mistake in CATALOGUE:  # a variant of the wrong shape (a bias gradient not summed)
+            variant = (variants or {}).get(mistake.name)
+            if variant is not None and mistake.applies_to(function, out) and close(got, variant):
+                return mistake.name
         return None
     candidates = {**relation_variants(function, want, n), **(variants or {})}
     if want.ndim == 2 and want.shape[0] == want.shape[1] and want.shape[0] > 1:
@@ -428,4 +547,37 @@ def find_mistake(
                 return mistake.name
         elif close(got, variant):
             return mistake.name
+    return None
+
+
+def order_mistake(order, parents, loss: int) -> str | None:
+    """The catalogue mistake of a wrong topological order, or None if ``order`` is one.
+
+    Parameters
+    ----------
+    order : sequence of int
+        The nodes as listed, by index (-1 for an object that is no node of the graph).
+    parents : sequence of sequence of int
+        ``parents[k]``: the indices of node k's parents.
+    loss : int
+        The index of the node the order was asked for.
+    """
+    order = [int(k) for k in order]
+    if any(k < 0 or k >= len(parents) for k in order):
+        return "topo_not_nodes"
+    if len(set(order)) != len(order):
+        return "topo_listed_twice"
+    needed, stack = set(), [loss]
+    while stack:
+        k = stack.pop()
+        if k not in needed:
+            needed.add(k)
+            stack.extend(parents[k])
+    if len(order) > 1 and order[0] == loss:
+        return "topo_reversed"
+    if not needed <= set(order):
+        return "topo_missing_nodes"
+    position = {k: i for i, k in enumerate(order)}
+    if any(position[p] > position[k] for k in order for p in parents[k]):
+        return "topo_parent_after_child"
     return None

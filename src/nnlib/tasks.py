@@ -68,6 +68,16 @@ TASKS: tuple[Task, ...] = (
     Task("mlp_backward", "mlp", NOTEBOOKS[3], 15),
     Task("mlp_gradients_naive", "naive", NOTEBOOKS[3], 5),
     Task("mlp_epoch", "mlp", NOTEBOOKS[3], 10),
+    Task("matmul_vjp", "autodiff", "06_autodiff", 4),
+    Task("add_vjp", "autodiff", "06_autodiff", 4),
+    Task("relu_vjp", "autodiff", "06_autodiff", 2),
+    Task("sigmoid_vjp", "autodiff", "06_autodiff", 2),
+    Task("tanh_vjp", "autodiff", "06_autodiff", 2),
+    Task("softmax_cross_entropy_vjp", "autodiff", "06_autodiff", 4),
+    Task("topological_order", "autodiff", "06_autodiff", 6),
+    Task("backward", "autodiff", "06_autodiff", 10),
+    Task("mlp_gradients_checkpointed", "checkpoint", "06_autodiff", 10),
+    Task("nn_gradients_bias", "biases", "06_autodiff", 10),
 )
 
 TASKS_BY_FUNCTION: dict[str, Task] = {task.function: task for task in TASKS}
