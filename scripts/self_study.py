@@ -34,7 +34,7 @@ README = """\
 Two folders:
 
 - `workspace/` is where you work. It is exactly what a student of the course receives: the
-  notebooks (01 → 05) with empty answer cells, and the library `nnlib` with every function you
+  notebooks (01 → 06) with empty answer cells, and the library `nnlib` with every function you
   are asked to write replaced by a stub that raises `NotImplementedError`. Follow
   `workspace/README.md` to install it (a virtual environment, one `pip install`) and open the
   notebooks in JupyterLab. The checks in each notebook and `pytest` in `workspace/` tell you
