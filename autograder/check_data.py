@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import nnlib
+from autograder.grader.cases import GRAPHS, make_graph
 from autograder.grader.mutants import VARIANTS
 from nnlib import checks
 from nnlib.tasks import TASKS
@@ -109,49 +110,8 @@ def inputs(task: str) -> list[tuple[str, list, dict]]:
 
 
 def graph(kind: str, rng, n: int = 3) -> checks.Graph:
-    """A made-up graph for ``backward`` and ``topological_order`` (see ``checks.Graph``).
-
-    ``diamond``: x -> h, h -> p and h -> q, s = pass(p, q), loss(s, x): h feeds two nodes and
-    x feeds h and the loss. ``twice``: t = linear(x, x), u = pass(t, t), loss(u). ``chain``:
-    w and x -> a -> b -> loss. Widths differ, so a gradient in the wrong node has the wrong
-    shape.
-    """
-    nodes = {
-        "diamond": [
-            ("x", "leaf", (), 3),
-            ("h", "linear", (0,), 4),
-            ("p", "linear", (1,), 2),
-            ("q", "linear", (1,), 2),
-            ("s", "pass", (2, 3), 2),
-            ("loss", "loss", (4, 0), 0),
-        ],
-        "twice": [
-            ("x", "leaf", (), 3),
-            ("t", "linear", (0, 0), 4),
-            ("u", "pass", (1, 1), 4),
-            ("loss", "loss", (2,), 0),
-        ],
-        "chain": [
-            ("w", "leaf", (), 2),
-            ("x", "leaf", (), 3),
-            ("a", "linear", (1, 0), 4),
-            ("b", "linear", (2,), 5),
-            ("loss", "loss", (3,), 0),
-        ],
-    }[kind]
-    names, kinds, parents, values, maps = [], [], [], [], []
-    for name, k, ps, width in nodes:
-        names.append(name)
-        kinds.append(k)
-        parents.append(tuple(ps))
-        values.append(rng.normal(size=(n, width)) if width else np.array(rng.normal()))
-        if k == "linear":
-            maps.append([rng.normal(size=(width, values[p].shape[1])) for p in ps])
-        elif k == "loss":
-            maps.append([rng.normal(size=values[p].shape) for p in ps])
-        else:
-            maps.append([])
-    return checks.Graph(names, kinds, parents, values, maps)
+    """A made-up graph of ``cases.GRAPHS`` for ``backward`` and ``topological_order``."""
+    return make_graph(GRAPHS[kind], rng, n, 4)
 
 
 def _with_zeros_like_g(rng, shape):

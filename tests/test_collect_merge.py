@@ -13,6 +13,9 @@ import pytest
 
 from autograder.collect import CollectError, collect, read_timestamps
 from autograder.merge import MergeError, merge
+from nnlib.tasks import TASKS
+
+LIB = sum(task.points for task in TASKS)  # the library's maximum, as the grader writes it
 
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
@@ -92,10 +95,10 @@ raw_score,late_submission_penalty,score,max_score,status
 needs manual grading
 02_nonlinear_features,,,bob,Builder,Bob,,0,0,0,5.0,error: a cell timed out
 """
-LIBRARY_CSV = """student,library_score,library_max,status,softmax
-alice,130.5,138,graded,5
-carol,0,138,error: no nnlib package in carol,0
-dan,12,138,graded,5
+LIBRARY_CSV = f"""student,library_score,library_max,status,softmax
+alice,130.5,{LIB},graded,5
+carol,0,{LIB},error: no nnlib package in carol,0
+dan,12,{LIB},graded,5
 """
 SUBMISSIONS_CSV = """student_id,source,submitted_at,time_from,notebooks,status
 alice,alice.zip,2026-11-21T10:00:00+00:00,zip file time,01_linear_classifiers,collected
@@ -114,21 +117,23 @@ def test_merge_joins_notebooks_library_times_and_statuses(tmp_path):
         "submitted_at,missing,status"
     )
     assert lines[1] == (
-        "alice,Alice,Liddell,a@x.org,9,4,13,15,130.5,138,143.5,153,2026-11-21T10:00:00+00:00,,"
+        f"alice,Alice,Liddell,a@x.org,9,4,13,15,130.5,{LIB},143.5,{LIB + 15},"
+        "2026-11-21T10:00:00+00:00,,"
         "02_nonlinear_features: needs manual grading"
     )
     assert lines[2] == (
-        "bob,Bob,Builder,,0,0,0,15,0,138,0,153,,01_linear_classifiers 02_nonlinear_features "
+        f"bob,Bob,Builder,,0,0,0,15,0,{LIB},0,{LIB + 15},,01_linear_classifiers "
+        "02_nonlinear_features "
         "library,01_linear_classifiers: not submitted; 02_nonlinear_features: error: a cell "
         "timed out; library: not submitted"
     )
     # a library the grader could not grade is missing, with the grader's reason
     assert lines[3] == (
-        "carol,,,,0,0,0,15,0,138,0,153,2026-11-22T09:00:00+00:00,01_linear_classifiers "
+        f"carol,,,,0,0,0,15,0,{LIB},0,{LIB + 15},2026-11-22T09:00:00+00:00,01_linear_classifiers "
         "02_nonlinear_features library,library: error: no nnlib package in carol; "
         "collect: no notebooks"
     )
-    assert lines[4].startswith("dan,,,,0,0,0,15,12,138,12,153,,01_linear_classifiers ")
+    assert lines[4].startswith(f"dan,,,,0,0,0,15,12,{LIB},12,{LIB + 15},,01_linear_classifiers ")
 
 
 def test_merge_reads_nbgrader_own_export(tmp_path):

@@ -15,6 +15,10 @@ from autograder.grader.diagnose import likely_mistakes
 from autograder.grader.grade import Grader
 from autograder.grader.report import atomic_write, grades_csv
 from autograder.grader.submission import SubmissionError, copy_package, list_submissions
+from nnlib.checks import Graph
+from nnlib.tasks import TASKS
+
+LIBRARY_MAX = sum(task.points for task in TASKS)  # the reference's score
 
 SAMPLES = {s.name: s for s in load_samples()}
 
@@ -122,12 +126,22 @@ def test_a_correct_output_has_no_mistake():
     assert likely_mistakes("nn_gradients", case, dict(case.expected)) == []
 
 
+def _first_array(case):
+    """The first array argument of a case (past the number g; a graph's first value)."""
+    for arg in case.args:
+        if isinstance(arg, Graph):
+            return arg.values[0]
+        if isinstance(arg, np.ndarray):
+            return arg
+    raise AssertionError(f"case {case.name} has no array argument")
+
+
 def test_every_task_has_hidden_cases_of_shapes_the_visible_checks_do_not_use():
     from nnlib import checks
 
     for spec in task_specs():
         values = [c for c in spec.cases if c.kind == "values"]
-        first = [c.args[0] for c in values if isinstance(c.args[0], np.ndarray)]
+        first = [_first_array(c) for c in values]
         assert any(a.shape[0] not in (checks.N, checks.D) for a in first), spec.task.function
         assert len(values) >= 3 and all(isinstance(c, Case) for c in spec.cases)
 
@@ -142,7 +156,7 @@ def test_child_sees_no_reference_output_or_other_submission(tmp_path):
         "spy",
         "reports what it can see",
         "reference",
-        138,
+        LIBRARY_MAX,
         "",
         [
             {
@@ -169,7 +183,7 @@ def relu(Z):
         record = grader.grade(subs / "spy")
     finally:
         grader.close()
-    assert record["score"] == 138
+    assert record["score"] == LIBRARY_MAX
     assert "VISIBLE: []" in record["printed"], record["printed"]
     uid = int(record["printed"].split("UID:")[1].split()[0])
     assert uid != 0
@@ -225,13 +239,13 @@ def test_error_record_in_csv():
             {
                 "student": "bob",
                 "score": 0.0,
-                "max_score": 138.0,
+                "max_score": float(LIBRARY_MAX),
                 "error": "bob.zip is not a readable zip file",
                 "tasks": [],
             }
         ]
     )
-    assert "bob,0,138,error: bob.zip is not a readable zip file" in text
+    assert f"bob,0,{LIBRARY_MAX},error: bob.zip is not a readable zip file" in text
 
 
 def test_reference_package_is_untouched_by_grading():
@@ -356,7 +370,7 @@ def test_a_grader_failure_is_recorded_as_such_and_regraded(tmp_path, monkeypatch
     monkeypatch.setattr(Grader, "grade", broken)
     assert grade_folder(subs, out, echo=log.append) == (0, 1)
     rows = (out / "grades.csv").read_text().splitlines()
-    assert rows[1].startswith("stubs,0,138,grader error: the grader failed"), rows
+    assert rows[1].startswith(f"stubs,0,{LIBRARY_MAX},grader error: the grader failed"), rows
     assert "problem of the grader" in (out / "stubs" / "feedback.md").read_text()
     monkeypatch.undo()
     log.clear()

@@ -23,6 +23,7 @@ from functools import cache
 import numpy as np
 
 import nnlib
+from nnlib.checks import Graph, graph_outputs
 from nnlib.gradcheck import numerical_gradient
 from nnlib.tasks import TASKS, TASKS_BY_FUNCTION, Task
 
@@ -122,6 +123,10 @@ def _copy(value):
 def run_reference(function: str, case: Case, fn=None) -> dict:
     """Call the reference (or ``fn``) on copies of the case's arguments; flattened outputs."""
     fn = fn or getattr(nnlib, function)
+    if case.args and isinstance(case.args[0], Graph):
+        # built afresh from the spec: node grads (backward) or the listed nodes' indices
+        out = graph_outputs(function, fn, case.args[0])
+        return {"return" if k == "order" else k: v for k, v in out.items()}
     args = [_copy(a) for a in case.args]
     result = fn(*args, **{k: _copy(v) for k, v in case.kwargs.items()})
     out = {} if case.inplace else flatten(result)
@@ -476,6 +481,246 @@ def _feature_cases(seed, function):
     return cases
 
 
+# ---------------------------------------------------------------------------- notebook 06
+
+
+def _vjp_cases(seed, function):
+    """The vjps: each on matrices of several shapes and dtypes, plus central differences."""
+    cases = []
+    shapes = [
+        ("small", 4, 3, 5, np.float32),
+        ("float64", 9, 6, 2, np.float64),
+        ("one_row", 1, 4, 3, np.float32),
+        ("square", 5, 5, 5, np.float64),
+    ]
+    for name, n, m, k, dtype in shapes:
+        rng = _rng(seed, function, name)
+        label = f"N={n}, {_name(dtype)}"
+        if function == "matmul_vjp":
+            G, A, B = (rng.standard_normal(s).astype(dtype) for s in [(n, k), (n, m), (m, k)])
+            args, label = [G, A, B], f"A {A.shape} @ B {B.shape}, {_name(dtype)}"
+        elif function == "add_vjp":
+            G = rng.standard_normal((n, k)).astype(dtype)
+            b_shape = (n, k) if name == "square" else (k,)
+            args, label = [G, (n, k), b_shape], f"a {(n, k)} + b {b_shape}, {_name(dtype)}"
+        elif function == "softmax_cross_entropy_vjp":
+            g = 1.0 if name == "one_row" else float(np.round(rng.uniform(0.2, 2.0), 3))
+            scale = 800.0 if name == "square" else 3.0
+            Z = _logits(rng, n, k, dtype, scale)
+            if scale > 100:  # every row overflows exp unless the row maximum is subtracted
+                Z[np.arange(n), rng.integers(0, k, size=n)] = rng.uniform(750, 1000, size=n)
+            args = [g, Z, _labels(rng, n, k)]
+            label = "g = 1" if name == "one_row" else "g drawn at random"
+            label += f", N={n}, C={k}, {_name(dtype)}"
+            label += ", logits near ±1000" if scale > 100 else ""
+        else:
+            G = rng.standard_normal((n, k)).astype(dtype)
+            A = rng.standard_normal((n, k)).astype(dtype)
+            if function == "relu_vjp":
+                A.reshape(-1)[::4] = 0.0  # exact zeros: the derivative is 0 there
+                args = [G, A]
+            else:
+                args = [G, (nnlib.sigmoid(A) if function == "sigmoid_vjp" else np.tanh(A))]
+            label = f"shape {(n, k)}, {_name(dtype)}"
+        cases.append(Case(name, label, args, batch=n, unseen=name != "small"))
+    cases += _vjp_numeric(seed, function)
+    return cases
+
+
+def _vjp_numeric(seed, function):
+    """Central differences of ``sum(G * f(inputs))`` (``g * loss`` for the loss)."""
+    rng = _rng(seed, function, "numeric")
+    G = rng.standard_normal((3, 4))
+    if function == "matmul_vjp":
+        A, B = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
+        expected = {
+            "return.0": numerical_gradient(lambda a: float(np.sum(G * (a @ B))), A),
+            "return.1": numerical_gradient(lambda b: float(np.sum(G * (A @ b))), B),
+        }
+        args = [G, A, B]
+    elif function == "softmax_cross_entropy_vjp":
+        Z, y, g = rng.standard_normal((3, 4)), _labels(rng, 3, 4), 0.7
+        expected = {"return": numerical_gradient(lambda z: g * nnlib.softmax_loss(z, y), Z)}
+        args = [g, Z, y]
+    elif function in ("sigmoid_vjp", "tanh_vjp"):
+        f = nnlib.sigmoid if function == "sigmoid_vjp" else np.tanh
+        A = rng.standard_normal((3, 4))
+        expected = {"return": numerical_gradient(lambda a: float(np.sum(G * f(a))), A)}
+        args = [G, f(A)]
+    else:  # relu (away from the kink) and add have no case central differences add to
+        return []
+    label = "central differences, " + ("g=0.7, N=3, C=4" if "softmax" in function else "N=3")
+    return [Case("numeric", label + ", float64", args, expected=expected, batch=3, kind="numeric")]
+
+
+#: The graphs' structure: (name, kind, parents); see ``nnlib.checks.Graph``. The visible
+#: checks use the first three too (``autograder/check_data.py``), the grader adds a random one.
+GRAPHS = {
+    "diamond": [  # h feeds p and q, x feeds h and the loss
+        ("x", "leaf", ()),
+        ("h", "linear", (0,)),
+        ("p", "linear", (1,)),
+        ("q", "linear", (1,)),
+        ("s", "pass", (2, 3)),
+        ("loss", "loss", (4, 0)),
+    ],
+    "twice": [  # t uses x twice, u uses t twice
+        ("x", "leaf", ()),
+        ("t", "linear", (0, 0)),
+        ("u", "pass", (1, 1)),
+        ("loss", "loss", (2,)),
+    ],
+    "chain": [
+        ("w", "leaf", ()),
+        ("x", "leaf", ()),
+        ("a", "linear", (1, 0)),
+        ("b", "linear", (2,)),
+        ("loss", "loss", (3,)),
+    ],
+}
+
+
+def make_graph(structure, rng, n: int, width: int, dtype=np.float64) -> Graph:
+    """A :class:`nnlib.checks.Graph` of ``structure``: every value and map random, of shape
+    (n, width) (the loss's value is one number)."""
+    names, kinds, parents, values, maps = [], [], [], [], []
+    for name, kind, ps in structure:
+        names.append(name)
+        kinds.append(kind)
+        parents.append(tuple(ps))
+        loss = kind == "loss"
+        values.append(np.array(rng.standard_normal()) if loss else rng.standard_normal((n, width)))
+        if kind in ("linear", "loss"):
+            maps.append([rng.standard_normal(values[p].shape) for p in ps])
+        else:
+            maps.append([])
+    return Graph(names, kinds, parents, values, maps).astype(dtype)
+
+
+def _random_structure(rng):
+    """A random graph: two leaves, five linear or pass nodes, a loss on every node no other
+    node uses (so that everything is an ancestor of the loss) and on node a."""
+    structure = [("x", "leaf", ()), ("w", "leaf", ())]
+    for k, name in enumerate("abcde", start=2):
+        if k >= 3 and rng.random() < 0.3:  # a pass node adds a node to itself: used twice
+            p = int(rng.integers(2, k))
+            structure.append((name, "pass", (p, p)))
+            continue
+        count = int(rng.integers(1, 3))
+        structure.append((name, "linear", tuple(int(p) for p in rng.integers(0, k, count))))
+    used = {p for _, _, ps in structure for p in ps}
+    sinks = tuple(k for k in range(len(structure)) if k not in used)
+    # the loss also uses node a: whatever the draw, a node is used twice (a grade never
+    # depends on the luck of a structure without one)
+    return [*structure, ("loss", "loss", (*sinks, 2))]
+
+
+def _graph_cases(seed, function):
+    cases = []
+    for name, dtype in [
+        ("diamond", np.float64),
+        ("twice", np.float32),
+        ("chain", np.float64),
+        ("random", np.float64),
+    ]:
+        rng = _rng(seed, function, name)
+        structure = _random_structure(rng) if name == "random" else GRAPHS[name]
+        n = _GRAPH_ROWS[name]  # fixed: the label (a check's name in the record) shows it
+        graph = make_graph(structure, rng, n, int(rng.integers(2, 7)), dtype)
+        label = f"{_GRAPH_LABELS[name]}, N={n}, {_name(dtype)}"
+        cases.append(Case(name, label, [graph], batch=n))
+    return cases
+
+
+_GRAPH_ROWS = {"diamond": 4, "twice": 2, "chain": 1, "random": 6}
+_GRAPH_LABELS = {
+    "diamond": "a diamond graph (one node feeds two, a leaf feeds two)",
+    "twice": "a graph with a node used twice by one operation",
+    "chain": "a chain with two leaves",
+    "random": "a random graph of 8 nodes",
+}
+
+
+def _checkpoint_cases(seed, function):
+    shapes = [
+        ("tanh_every_2", 5, [4, 6, 6, 6, 5, 3], "tanh", 2, np.float32),
+        ("sigmoid_every_1", 8, [3, 7, 4], "sigmoid", 1, np.float64),
+        ("tanh_every_l", 1, [6, 3, 4, 5, 2], "tanh", 4, np.float32),
+        ("tanh_every_3", 6, [5, 4, 4, 4, 4, 4, 3], "tanh", 3, np.float64),
+    ]
+    cases = []
+    for name, n, sizes, activation, every, dtype in shapes:
+        X, y, weights = _mlp_problem(_rng(seed, function, name), n, sizes, dtype)
+        label = f"{_mlp_label(n, sizes, activation, dtype)}, every={every}"
+        cases.append(Case(name, label, [X, y, weights, activation, every], batch=n))
+    X, y, weights = _mlp_problem(_rng(seed, function, "numeric"), 3, [3, 4, 4, 3], np.float64)
+
+    def loss(X, y, weights, activation="tanh", every=2):
+        return nnlib.softmax_loss(nnlib.mlp_forward(X, weights, activation)[0], y)
+
+    cases.append(
+        _numeric(
+            function,
+            "numeric",
+            [X, y, weights, "tanh", 2],
+            loss,
+            [(f"return.{i}", (2, i)) for i in range(3)],
+            "central differences in every W_i, N=3, layers [3, 4, 4, 3], tanh, every=2, float64",
+        )
+    )
+    return cases
+
+
+def _bias_problem(rng, n, d, h, c, dtype):
+    for _ in range(100):  # every row has a clearly active hidden unit (see _two_layer_problem)
+        X = rng.standard_normal((n, d))
+        W1 = rng.standard_normal((d, h)) / np.sqrt(d)
+        b1 = 0.3 * rng.standard_normal(h)
+        if np.min(np.max(X @ W1 + b1, axis=1)) > 0.1:
+            break
+    W2 = rng.standard_normal((h, c)) / np.sqrt(h)
+    b2 = 0.3 * rng.standard_normal(c)
+    params = [W.astype(dtype) for W in (W1, b1, W2, b2)]
+    return [X.astype(dtype), _labels(rng, n, c), *params]
+
+
+def _bias_cases(seed, function):
+    cases = []
+    for name, n, d, h, c, dtype in [
+        ("small", 6, 5, 4, 3, np.float32),
+        ("float64", 11, 7, 9, 4, np.float64),
+        ("one_row", 1, 3, 5, 2, np.float32),
+    ]:
+        args = _bias_problem(_rng(seed, function, name), n, d, h, c, dtype)
+        cases.append(Case(name, f"N={n}, D={d}, H={h}, C={c}, {_name(dtype)}", args, batch=n))
+
+    def loss(X, y, W1, b1, W2, b2):
+        return nnlib.softmax_loss(np.maximum(X @ W1 + b1, 0) @ W2 + b2, y)
+
+    args = _bias_problem(_rng(seed, function, "numeric"), 3, 3, 4, 3, np.float64)
+    cases.append(
+        _numeric(
+            function,
+            "numeric",
+            args,
+            loss,
+            [(f"return.{i}", (i + 2,)) for i in range(4)],
+            "central differences in W1, b1, W2 and b2, N=3, D=3, H=4, C=3, float64",
+        )
+    )
+    return cases
+
+
+#: Library functions of earlier tasks that the child replaces by its own right versions while
+#: it runs a task, so that the task is graded on its own code (``runner.py``): a student who
+#: calls their softmax_loss_grad inside mlp_gradients_checkpointed, or their
+#: topological_order inside backward, is not charged twice.
+REPLACED = {
+    "backward": ("topological_order",),
+    "mlp_gradients_checkpointed": ("softmax_loss_grad", "softmax"),
+    "nn_gradients_bias": ("softmax_loss_grad", "softmax"),
+}
+
 _EPOCH_HELPERS = {
     "softmax_regression_epoch": ("softmax_regression_grad", "theta"),
     "nn_epoch": ("nn_gradients", "two_layer"),
@@ -485,6 +730,14 @@ _EPOCH_HELPERS = {
 
 def _cases_for(task: Task, seed: int) -> list:
     f = task.function
+    if f in ("topological_order", "backward"):
+        return _graph_cases(seed, f)
+    if task.module == "autodiff":
+        return _vjp_cases(seed, f)
+    if f == "mlp_gradients_checkpointed":
+        return _checkpoint_cases(seed, f)
+    if f == "nn_gradients_bias":
+        return _bias_cases(seed, f)
     if task.module == "losses" or f == "softmax_loss_grad_naive":
         return _losses_spec(seed, task)
     if f.startswith("softmax_regression_grad"):
@@ -558,8 +811,16 @@ _RETURN_NAMES = {
     "random_relu_features": "the features",
     "relu": "ReLU(Z)",
     "relu_grad": "ReLU'(Z)",
+    "relu_vjp": "dA",
+    "sigmoid_vjp": "dA",
+    "tanh_vjp": "dA",
+    "softmax_cross_entropy_vjp": "dlogits",
+    "topological_order": "the order",
 }
 _TUPLE_NAMES = {
+    "matmul_vjp": ("dA", "dB"),
+    "add_vjp": ("da", "db"),
+    "nn_gradients_bias": ("dW1", "db1", "dW2", "db2"),
     "nn_gradients": ("dW1", "dW2"),
     "nn_gradients_naive": ("dW1", "dW2"),
     "mlp_forward": ("logits", "cache"),
@@ -581,7 +842,8 @@ def output_label(function: str, flat: str) -> str:
         return name
     if function in _RETURN_NAMES and not rest:
         return _RETURN_NAMES[function]
-    if function in ("mlp_backward", "mlp_gradients", "mlp_gradients_naive") and len(rest) == 1:
+    mlps = ("mlp_backward", "mlp_gradients", "mlp_gradients_naive", "mlp_gradients_checkpointed")
+    if function in mlps and len(rest) == 1:
         return f"dW{rest[0] + 1}"
     names = _TUPLE_NAMES.get(function)
     if names and rest and rest[0] < len(names):

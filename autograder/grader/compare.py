@@ -189,6 +189,8 @@ def judge_case(function: str, case: Case, meta: dict, got: dict) -> CaseOutcome:
         )
         outcome.shapes_ok = outcome.dtype_ok = False
         return outcome
+    if function == "topological_order":
+        return _judge_order(case, got, outcome)
     for key, want in case.expected.items():
         label = output_label(function, key)
         have = got.get(key)
@@ -239,6 +241,20 @@ def judge_case(function: str, case: Case, meta: dict, got: dict) -> CaseOutcome:
     return outcome
 
 
+def _judge_order(case: Case, got: dict, outcome: CaseOutcome) -> CaseOutcome:
+    """A topological order is right when it is *a* topological order: the nodes the loss
+    depends on, each once, every node after its parents (the reference's is one of many)."""
+    have = got.get("return")
+    if not isinstance(have, np.ndarray) or have.ndim != 1 or have.dtype.kind not in "iu":
+        outcome.shapes_ok = False
+        outcome.outputs["return"] = (False, "the order: expected a list of the graph's Nodes")
+        return outcome
+    messages = likely_mistakes("topological_order", case, got)
+    outcome.shapes_ok = bool(np.all(have >= 0))  # a list of the graph's nodes, maybe misordered
+    outcome.outputs["return"] = (not messages, messages[0] if messages else "")
+    return outcome
+
+
 def _case_checks(function: str, case: Case, outcome: CaseOutcome) -> list:
     """The scored checks of one case: one per output (sharing the case's weight), or one
     failed check if the case raised or produced nothing."""
@@ -251,6 +267,13 @@ def _case_checks(function: str, case: Case, outcome: CaseOutcome) -> list:
     if len(outcome.outputs) == 1:
         ((ok, message),) = outcome.outputs.values()
         return [Check(name, case.weight, ok, message)]
+    if function == "backward":
+        # One check per graph: how many node gradients a mistake spoils depends on the shape
+        # of the graph, not on the size of the mistake. Report the wrong node that names the
+        # likely mistake, else the one nearest the loss.
+        wrong = [message for ok, message in reversed(outcome.outputs.values()) if not ok]
+        wrong.sort(key=lambda message: "likely mistake" not in message)
+        return [Check(name, case.weight, not wrong, wrong[0] if wrong else "")]
     share = case.weight / len(outcome.outputs)
     return [
         Check(f"{output_label(function, key)} {name}", share, ok, message)

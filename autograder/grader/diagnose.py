@@ -98,6 +98,8 @@ def likely_mistakes(function: str, case: Case, got: dict) -> list[str]:
             outs = ", ".join(output_name(function, k) for k in case.expected)
             return [mistakes.message("empty_last_batch", out=outs, n=_rows(case))]
         return []
+    if function == "topological_order":
+        return _order_mistakes(case, got)
     found: dict[str, list[str]] = {}  # mistake -> the outputs it explains, in order
     variants = None
     epoch = function in mistakes.EPOCHS
@@ -114,6 +116,15 @@ def likely_mistakes(function: str, case: Case, got: dict) -> list[str]:
             elif have.dtype == np.float64 and want.dtype == np.float32:
                 mistake = "float64_upcast"
         if mistake is None and not close(have, want, LOOSE_RTOL, LOOSE_ATOL):
+            if any(  # this output holds another's value, and that one holds this one's
+                other != key
+                and close(have, value, LOOSE_RTOL, LOOSE_ATOL)
+                and isinstance(got.get(other), np.ndarray)
+                and close(got[other], want, LOOSE_RTOL, LOOSE_ATOL)
+                for other, value in case.expected.items()
+            ):
+                found.setdefault("outputs_swapped", []).append((name, have.shape, want.shape))
+                continue
             finite = bool(np.all(np.isfinite(have))) if have.dtype.kind == "f" else True
             if not finite and epoch and _empty_last_batch(function, case):
                 mistake = "empty_last_batch"
@@ -133,3 +144,13 @@ def likely_mistakes(function: str, case: Case, got: dict) -> list[str]:
         )
         for m, outs in found.items()
     ]
+
+
+def _order_mistakes(case: Case, got: dict) -> list[str]:
+    """The catalogue's name for what is wrong with a topological order (the nodes by index)."""
+    order = got.get("return")
+    if not isinstance(order, np.ndarray) or order.ndim != 1 or order.dtype.kind not in "iu":
+        return []
+    graph = case.args[0]
+    mistake = mistakes.order_mistake(order, graph.parents, len(graph.names) - 1)
+    return [] if mistake is None else [mistakes.message(mistake, out="the order")]

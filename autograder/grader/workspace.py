@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cases import Cache
+from nnlib.checks import Graph
+
+from .cases import REPLACED, Cache
 from .sandbox import RUNNER
 
 
@@ -39,6 +41,24 @@ def _arg(value, folder: Path, name: str) -> dict:
             ),
             "activation": value.activation,
         }
+    if isinstance(value, Graph):
+        nodes = []
+        for k, (node, kind, parents, array, maps) in enumerate(zip(*value, strict=True)):
+            np.save(folder / f"{name}_v{k}.npy", array, allow_pickle=False)
+            for j, M in enumerate(maps):
+                np.save(folder / f"{name}_m{k}_{j}.npy", M, allow_pickle=False)
+            nodes.append(
+                {
+                    "name": node,
+                    "kind": kind,
+                    "parents": list(parents),
+                    "value": f"{name}_v{k}.npy",
+                    "maps": [f"{name}_m{k}_{j}.npy" for j in range(len(maps))],
+                }
+            )
+        return {"kind": "graph", "nodes": nodes}
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return {"kind": "tuple", "value": list(value)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"kind": "value", "value": value}
     raise TypeError(f"cannot pass {type(value).__name__} to the child")
@@ -64,6 +84,12 @@ def write_inputs(specs, root: Path, task_cpu_seconds: int) -> dict:
                     "kwargs": {k: _arg(v, folder, f"k_{k}") for k, v in case.kwargs.items()},
                     "inplace": list(case.inplace),
                     "probe": case.probe,
+                    "graph": (
+                        ("order" if spec.task.function == "topological_order" else "grads")
+                        if case.args and isinstance(case.args[0], Graph)
+                        else None
+                    ),
+                    "replace": list(REPLACED.get(spec.task.function, ())),
                 }
             )
         entries[spec.task.function] = {

@@ -126,12 +126,13 @@ def _decode(spec, prefix: str, data: dict):
 class Graph(NamedTuple):
     """A made-up computation graph, to check ``backward`` and ``topological_order`` alone.
 
-    Its operations are linear maps with stored matrices, not the library's ops, so that
+    Its operations are made-up linear maps with stored arrays, not the library's ops, so that
     checking ``backward`` needs none of the vjps a student writes (and holds no solution):
-    a ``"linear"`` node hands ``G @ M_j`` to its parent j, a ``"pass"`` node hands ``G`` itself
-    to each parent (as the vjp of ``a + b`` does), the ``"loss"`` node (a 0-d value, last)
-    hands ``g * M_j``. Node k is ``names[k]``, with parents ``parents[k]`` (indices of earlier
-    nodes, a node may appear twice), value ``values[k]`` and matrices ``maps[k]``.
+    a ``"linear"`` node hands ``G * M_j`` (entrywise) to its parent j, a ``"pass"`` node hands
+    ``G`` itself to each parent (as the vjp of ``a + b`` does), the ``"loss"`` node (a 0-d
+    value, last) hands ``g * M_j``. Every matrix of a graph has one shape. Node k is
+    ``names[k]``, with parents ``parents[k]`` (indices of earlier nodes, a node may appear
+    twice), value ``values[k]`` and arrays ``maps[k]``.
     """
 
     names: list
@@ -156,7 +157,7 @@ def _graph_vjp(kind: str, maps: list, count: int):
         return lambda G: (G,) * count
     if kind == "loss":
         return lambda g: tuple(g * M for M in maps)
-    return lambda G: tuple(G @ M for M in maps)
+    return lambda G: tuple(G * M for M in maps)
 
 
 def build_graph(graph: Graph, node_class=None) -> list:
@@ -165,7 +166,8 @@ def build_graph(graph: Graph, node_class=None) -> list:
     nodes = []
     for name, kind, parents, value, maps in zip(*graph, strict=True):
         vjp = None if kind == "leaf" else _graph_vjp(kind, maps, len(parents))
-        nodes.append(node_class(value, tuple(nodes[k] for k in parents), f"{kind} {name}", vjp))
+        parents = tuple(nodes[k] for k in parents)
+        nodes.append(node_class(value.copy(), parents, f"{kind} {name}", vjp))
     return nodes
 
 

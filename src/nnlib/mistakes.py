@@ -339,30 +339,28 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "topo_listed_twice",
         ("topological_order",),
-        "{out}: a node used twice is listed twice; remember the nodes already visited",
+        "{out} lists a node used twice two times; remember the nodes already visited",
     ),
     Mistake(
         "topo_reversed",
         ("topological_order",),
-        "{out}: the order is reversed — the loss must come last, every node after its "
-        "parents (backward then walks the list from the end)",
+        "{out} is reversed — the loss must come last, every node after its parents "
+        "(backward then walks the list from the end)",
     ),
     Mistake(
         "topo_missing_nodes",
         ("topological_order",),
-        "{out}: some nodes the loss depends on are missing; follow .parents all the way down "
-        "to the leaves",
+        "{out} misses nodes the loss depends on; follow .parents all the way down to the leaves",
     ),
     Mistake(
         "topo_not_nodes",
         ("topological_order",),
-        "{out}: the list holds items that are not nodes of the graph; return the Node "
-        "objects themselves",
+        "{out} holds items that are not nodes of the graph; return the Node objects themselves",
     ),
     Mistake(
         "topo_parent_after_child",
         ("topological_order",),
-        "{out}: a node is listed before one of its parents (a breadth-first order breaks on a "
+        "{out} lists a node before one of its parents (a breadth-first order breaks on a "
         "node reached by two paths); add a node only after all of its parents are listed",
     ),
     Mistake(
