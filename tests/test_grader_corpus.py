@@ -17,6 +17,7 @@ from autograder.grader.cases import task_specs
 from autograder.grader.cli import grade_folder
 from autograder.grader.corpus import build_corpus, default_placeholders, load_samples
 from autograder.grader.submission import id_problem
+from nnlib.tasks import TASKS
 
 SAMPLES = load_samples()
 WITH_RECORD = [s for s in SAMPLES if id_problem(s.student) is None]
@@ -128,7 +129,7 @@ def test_attacks_changed_nothing_outside_their_sandbox(graded):
         if path.is_file() and path.name != "grades.csv":
             assert path.name in allowed and path.parent.parent == out, f"stray file {path}"
     fake = _record(graded, "write_output")
-    assert fake["score"] == 0 and len(fake["tasks"]) == 19
+    assert fake["score"] == 0 and len(fake["tasks"]) == len(TASKS)
 
 
 def test_grades_csv_has_one_row_per_sample(graded):

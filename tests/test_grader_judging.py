@@ -209,3 +209,54 @@ def test_a_float32_loss_is_judged_with_float32_tolerance():
             results[case.name] = ({"function": "softmax_loss"}, got)
     result = judge_task(spec, results)
     assert result.score == result.points, [c.message for c in result.checks if not c.passed]
+
+
+def _kahn_order(graph: Graph) -> np.ndarray:
+    """A topological order other than depth first: repeatedly the last node whose parents are
+    all listed (so siblings come out in another order than the reference's)."""
+    order, left = [], list(range(len(graph.names)))
+    while left:
+        ready = [k for k in left if all(p in order for p in graph.parents[k])]
+        order.append(ready[-1])
+        left.remove(ready[-1])
+    return np.array(order, dtype=np.int64)
+
+
+def test_any_valid_topological_order_earns_full_marks_and_a_reversed_one_none():
+    spec = SPECS["topological_order"]
+    other = {
+        c.name: ({"function": "topological_order"}, {"return": _kahn_order(c.args[0])})
+        for c in spec.cases
+    }
+    assert any(
+        not np.array_equal(got["return"], case.expected["return"])
+        for case, (_, got) in zip(spec.cases, other.values(), strict=True)
+    ), "the test needs an order that differs from the reference's"
+    assert judge_task(spec, other).score == spec.task.points
+    reversed_ = {
+        c.name: ({"function": "topological_order"}, {"return": c.expected["return"][::-1].copy()})
+        for c in spec.cases
+    }
+    result = judge_task(spec, reversed_)
+    wrong = [c for c in result.checks if not c.passed]
+    assert wrong and all("is reversed" in c.message for c in wrong if c.message), wrong
+    assert result.score < spec.task.points / 2
+
+
+def test_backward_scores_one_check_per_graph_naming_the_mistake():
+    from autograder.grader.mutants import VARIANTS
+
+    spec = SPECS["backward"]
+    mutant = VARIANTS["backward"]["backward_overwrites"]
+    results = {
+        c.name: ({"function": "backward"}, run_reference("backward", c, fn=mutant))
+        for c in spec.cases
+    }
+    result = judge_task(spec, results)
+    graphs = [c for c in result.checks if c.name.startswith("values")]
+    assert len(graphs) == len(spec.cases), "one check per graph, not one per node"
+    chain = next(c for c in graphs if "chain" in c.name)
+    assert chain.passed, "the chain uses no node twice: overwriting is harmless there"
+    failed = [c for c in graphs if not c.passed]
+    assert len(failed) == 3, failed
+    assert all("kept only one contribution" in c.message for c in failed), failed

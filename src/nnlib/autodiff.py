@@ -8,10 +8,10 @@ then visits the graph from the loss down, in reverse :func:`topological_order`, 
 every node's gradient to its parents through the vjp. A node used by two operations
 receives two contributions, and its gradient is their sum (the multivariate chain rule).
 
-The vjps are plain functions on arrays (``matmul_vjp``, ``add_vjp``, ...), written in the
-course's notation: for ``Z_{i+1} = Z_i W_i`` the vjp of ``G`` is ``(G W_i^T, Z_i^T G)``,
-exactly the two products of ``mlp_backward``. Values are float matrices (N, D) or bias rows
-(D,); the loss is a 0-d array.
+The vjps are plain functions on arrays (``matmul_vjp``, ``add_vjp``, ...), in the course's
+notation: for ``Z_{i+1} = Z_i W_i`` the vjp of matmul gives back the two products that
+``mlp_backward`` computes for one layer. Values are float matrices (N, D) or bias rows (D,);
+the loss is a 0-d array.
 """
 
 from __future__ import annotations
@@ -302,9 +302,9 @@ def softmax_cross_entropy(logits: Node, y: np.ndarray) -> Node:
     logits = _require_node("logits", logits)
     Z = as_float_matrix("logits", logits.value)
     y = as_labels("y", y, Z.shape[0], Z.shape[1])
-    m = Z.max(axis=1)
-    logsumexp = m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
-    loss = np.asarray(np.mean(logsumexp - Z[np.arange(Z.shape[0]), y]), dtype=Z.dtype)
+    top = Z.max(axis=1, keepdims=True)  # subtracted before exp, which would overflow
+    log_probs = Z - top - np.log(np.exp(Z - top).sum(axis=1, keepdims=True))
+    loss = np.asarray(-np.mean(log_probs[np.arange(len(y)), y]), dtype=Z.dtype)
     return Node(
         loss, (logits,), "softmax_cross_entropy", lambda g: (softmax_cross_entropy_vjp(g, Z, y),)
     )

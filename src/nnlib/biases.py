@@ -117,8 +117,8 @@ def nn_epoch_bias(
     for name, P in zip(_NAMES, params, strict=True):
         require_writable(name, P)
     require_apart("X", X, **dict(zip(_NAMES, params, strict=True)))
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start : start + batch], y[start : start + batch]
-        grads = nn_gradients_bias(X_b, y_b, *params)  # all four before any update
+    for start in range(0, len(X), batch):
+        rows = slice(start, start + batch)  # the last minibatch may be shorter
+        grads = nn_gradients_bias(X[rows], y[rows], *params)  # all four before any update
         for P, dP in zip(params, grads, strict=True):
             P -= lr * dP

@@ -57,22 +57,25 @@ def mlp_gradients_recompute(
     grads : list of ndarray, shaped like ``weights``
     """
     X, y, weights, sigma = _validate(X, y, weights, activation)
-    L = len(weights)
-    Z = X
-    for W in weights[:-1]:
-        Z = sigma.forward(Z @ W)
-    G = softmax_loss_grad(Z @ weights[-1], y)  # G_{L+1}
-    grads = [None] * L
-    for i in range(L - 1, -1, -1):  # weights[i] is W_{i+1}
-        Z = X
-        for W in weights[:i]:  # recompute this layer's input from X: i products
-            Z = sigma.forward(Z @ W)
-        if i < L - 1:
+    depth = len(weights)
+    G = softmax_loss_grad(_layer_input(X, weights, depth - 1, sigma) @ weights[-1], y)
+    grads = []  # from the last layer down
+    for i in reversed(range(depth)):  # weights[i] is W_{i+1}
+        Z = _layer_input(X, weights, i, sigma)  # i products: the price of keeping nothing
+        if i < depth - 1:
             G = G * sigma.derivative(Z @ weights[i])
-        grads[i] = Z.T @ G
+        grads.append(Z.T @ G)
         if i > 0:
             G = G @ weights[i].T
-    return grads
+    return grads[::-1]
+
+
+def _layer_input(X, weights, i, sigma):
+    """The input of ``weights[i]`` (``Z_{i+1}``), recomputed from ``X``."""
+    Z = X
+    for W_j in weights[:i]:
+        Z = sigma.forward(Z @ W_j)
+    return Z
 
 
 def mlp_gradients_checkpointed(

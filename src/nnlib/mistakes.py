@@ -366,9 +366,9 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "checkpoint_wrong_start",
         ("mlp_gradients_checkpointed",),
-        "{out}: a segment was recomputed from the wrong layer's input — the checkpoint of "
-        "the segment that starts at layer s must be the input of layer s (Z_1 = X for the "
-        "first), stored before that layer runs",
+        "{out}: a segment was recomputed from the wrong layer's input — the checkpoint of the "
+        "segment that starts at layer s must be Z_s, the input of layer s (the output of layer "
+        "s-1, Z_1 = X for the first segment)",
         ("grads",),
     ),
     # ---------------------------------------------------------------- activations, features
