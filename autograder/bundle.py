@@ -18,7 +18,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder.student_copy import INSTRUCTOR_ONLY, make_student_copy, solution_lines
+from autograder.student_copy import (
+    INSTRUCTOR_ONLY,
+    make_student_copy,
+    solution_lines,
+    strip_solutions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "student_bundle"
@@ -72,9 +77,11 @@ def secret_lines(package: Path, solutions: Path | None) -> set[str]:
         if path.relative_to(package).parts[0] in INSTRUCTOR_ONLY:
             secret |= {line.strip() for line in text.splitlines()}
             continue
-        inside = set(solution_lines(text))
-        secret |= inside
-        public |= {line.strip() for line in text.splitlines()} - inside
+        secret |= set(solution_lines(text))
+        # Public: the lines of the student's copy of the module. A line that a given function
+        # shares with a solution block (``L = len(weights)``) is public, not secret.
+        stubbed, _ = strip_solutions(text, str(path))
+        public |= {line.strip() for line in stubbed.splitlines()}
     if solutions is not None and Path(solutions).is_dir():
         for path in sorted(Path(solutions).rglob("*.ipynb")):
             if ".ipynb_checkpoints" not in path.parts:

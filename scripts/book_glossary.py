@@ -204,6 +204,44 @@ TERMS = [
         "gradient $g$ at its output without forming $J$.",
     ),
     Term(
+        "automatic differentiation",
+        "automatic-differentiation",
+        r"automatic\s+differentiation",
+        "Exact derivatives of a computation obtained by applying the chain rule to each of its "
+        "elementary operations, recorded as the computation runs, instead of deriving a formula "
+        "for the whole by hand.",
+    ),
+    Term(
+        "reverse mode",
+        "reverse-mode",
+        r"reverse[- ]mode",
+        "Automatic differentiation that starts from the one output (the loss) and passes "
+        "gradients back through the recorded operations: the gradient with respect to every "
+        "input in one backward pass. Backpropagation is reverse mode applied to a network.",
+    ),
+    Term(
+        "tape (computational graph)",
+        "tape",
+        r"tapes?|computational graphs?",
+        "The record of a computation that reverse mode walks backwards: one node per array, "
+        "with the nodes it was computed from and how to pass a gradient back to them.",
+    ),
+    Term(
+        "topological order",
+        "topological-order",
+        r"topological order",
+        "An order of a graph's nodes in which every node comes after the nodes it was computed "
+        "from; reversed, it lets each node's gradient be complete before it is passed on.",
+    ),
+    Term(
+        "checkpointing",
+        "checkpointing",
+        r"checkpointing",
+        "Keeping only some layers' inputs during the forward pass and recomputing the rest "
+        "from the nearest kept one during the backward pass: less memory for extra computation "
+        "(memory of order $\\sqrt L$ layers for about one extra forward pass).",
+    ),
+    Term(
         "pre-activation",
         "pre-activation",
         r"pre-activations?",

@@ -5,7 +5,7 @@ opened straight from disk: every figure is embedded in its page as a data URI, a
 typeset by a copy of MathJax 2 taken from the ``jupyter-server-mathjax`` package and placed next to
 the pages. Layout of the output folder::
 
-    index.html                    the five notebooks in course order
+    index.html                    the notebooks in course order
     glossary.html                 the lecture's terms the course uses, linked from their first use
     01_linear_classifiers.html    one page per notebook, with outputs, previous/next links
     ...

@@ -34,8 +34,8 @@ README = """\
 Two folders:
 
 - `workspace/` is where you work. It is exactly what a student of the course receives: the
-  notebooks (01 → 05) with empty answer cells, and the library `nnlib` with every function you
-  are asked to write replaced by a stub that raises `NotImplementedError`. Follow
+  notebooks ({first} → {last}) with empty answer cells, and the library `nnlib` with every
+  function you are asked to write replaced by a stub that raises `NotImplementedError`. Follow
   `workspace/README.md` to install it (a virtual environment, one `pip install`) and open the
   notebooks in JupyterLab. The checks in each notebook and `pytest` in `workspace/` tell you
   when a function is right.
@@ -77,7 +77,8 @@ def build_self_study(
         (readable / "nnlib" / path.name).write_text(
             strip_marker_lines(path.read_text(encoding="utf-8")), encoding="utf-8"
         )
-    (dest / "README.md").write_text(README, encoding="utf-8")
+    first, last = NOTEBOOKS[0][:2], NOTEBOOKS[-1][:2]
+    (dest / "README.md").write_text(README.format(first=first, last=last), encoding="utf-8")
     return dest
 
 

@@ -67,6 +67,24 @@ def test_no_solution_line_anywhere_in_the_bundle_or_its_zip(bundle, tmp_path):
     assert leaked_lines(leaky, secrets) == [("notes.txt", line)]
 
 
+def test_a_line_a_given_function_shares_with_a_solution_is_public(tmp_path):
+    """A given function may share a line with a solution block (``L = len(weights)``): the
+    student's copy holds that line anyway, so it must not make the build refuse itself."""
+    (tmp_path / "module.py").write_text(
+        "def given(weights):\n"
+        "    layer_count = len(weights)\n"
+        "    return layer_count\n\n\n"
+        "def mlp_gradients_checkpointed(weights):\n"  # a task of nnlib/tasks.py
+        "    ### BEGIN SOLUTION\n"
+        "    layer_count = len(weights)\n"
+        "    return 2 * layer_count + 1\n"
+        "    ### END SOLUTION\n"
+    )
+    secrets = secret_lines(tmp_path, None)
+    assert "layer_count = len(weights)" not in secrets
+    assert "return 2 * layer_count + 1" in secrets
+
+
 def test_build_refuses_a_missing_reference(tmp_path):
     with pytest.raises(BundleError, match="reference package not found"):
         build_bundle(tmp_path / "b", package=tmp_path / "nothing")

@@ -130,6 +130,32 @@ def test_every_library_task_is_checked_in_its_notebook():
         )
 
 
+def test_autodiff_notebook_leaves_the_bias_gradient_to_the_student():
+    """06 asks for the bias gradient without giving it: no formula in what a student sees."""
+    nb = nbformat.read(RELEASED["06_autodiff"], as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "nn_gradients_bias" in text and "Question 1" in text
+    for giveaway in (
+        ".sum(axis=0)",
+        "sum(0)",
+        r"\nabla_{b_1}\mathcal{L} =",
+        r"\nabla_{b_2}\mathcal{L} =",
+    ):
+        assert giveaway not in text, f"the released 06 gives the bias gradient away: {giveaway}"
+
+
+def test_autodiff_notebook_compares_with_torch_only_where_installed(runs):
+    import importlib.util
+
+    nb = nbformat.read(runs.book / "notebooks" / "06_autodiff.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "import torch" in c.source)
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    if importlib.util.find_spec("torch") is None:
+        assert "PyTorch is not installed here" in printed, printed
+    else:
+        assert printed.count("tape vs torch.autograd") == 3, printed
+
+
 def test_real_data_switches_by_one_variable():
     for name in ("03_two_layer_network", "04_backprop"):
         nb = nbformat.read(SOURCES[name], as_version=4)

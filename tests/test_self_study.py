@@ -79,3 +79,4 @@ def test_solutions_are_readable_and_complete(self_study):
     assert "BEGIN SOLUTION" not in reference
     readme = (self_study / "README.md").read_text(encoding="utf-8")
     assert "workspace/" in readme and "solutions/" in readme
+    assert f"({NOTEBOOKS[0][:2]} → {NOTEBOOKS[-1][:2]})" in readme, "the README names the range"

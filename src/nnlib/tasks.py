@@ -46,6 +46,7 @@ NOTEBOOKS = (
     "03_two_layer_network",
     "04_backprop",
     "05_fast_path",
+    "06_autodiff",
 )
 
 TASKS: tuple[Task, ...] = (

@@ -18,10 +18,11 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 from browser_support import ROOT, RequestLog, new_recorded_context, static_server, timed
 
+from nnlib.tasks import NOTEBOOKS
+
 pytestmark = pytest.mark.browser
 
 BOOK = Path(os.environ.get("NNLIB_BOOK_DIR") or ROOT / "build" / "book")  # `make book` writes it
-MIN_PAGES = 2  # the index must link to at least this many notebook pages
 
 # Wait for MathJax (2 or 3) to finish typesetting; resolves to the version, or null if the
 # page loads no MathJax at all.
@@ -146,7 +147,8 @@ def test_book_renders_offline_with_working_links(reader, book_url, artifacts):
         )
         assert facts["glossary.html"]["math"] > 0, "the glossary's math was not typeset"
         bad_glossary_links = check_links(page, local_links(page, book_url))
-    assert len(pages) >= MIN_PAGES, f"the index links to {len(pages)} notebook pages: {pages}"
+    linked = [p.rsplit("/", 1)[-1].removesuffix(".html") for p in pages]
+    assert linked == sorted(NOTEBOOKS), f"the index should link every notebook once: {linked}"
 
     with timed("book: click from the index to the first page"):
         first = pages[0]
