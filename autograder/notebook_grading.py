@@ -70,7 +70,7 @@ EXPORT_COLUMNS = [
     "max_score",
     "status",
 ]
-STUDENT_TIMEOUT = 3600  # seconds for one student's five notebooks (each cell has its own limit)
+STUDENT_TIMEOUT = 3600  # seconds for one student's notebooks (each cell has its own limit)
 
 
 class GradingError(RuntimeError):
