@@ -327,3 +327,57 @@ def test_grading_config_keeps_student_code_out_of_the_grading_kernel():
     assert config.CourseDirectory.release_directory == "notebooks"
     assert {"nnlib", "*.py"} <= set(config.CourseDirectory.ignore)
     assert 30 <= config.Execute.timeout <= 600
+
+
+# --------------------------------------------------------------------------- quick mode
+
+
+def _code_of(cell) -> str:
+    return cell.source if cell.cell_type == "code" else ""
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_quick_mode_is_announced_at_the_top_and_used(name):
+    """The grader and the tests re-run every notebook with NNLIB_QUICK=1: the student reads at
+    the top what that changes, and the notebook asks ``nnlib.quick_mode()`` where it shrinks."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    top = "\n".join(c.source for c in nb.cells[:2])
+    assert "NNLIB_QUICK=1" in top, (
+        f"{name}: say near the top (first two cells) what quick mode (NNLIB_QUICK=1) is, and that "
+        "the student's own run is the full one"
+    )
+    assert any("nnlib.quick_mode()" in _code_of(c) for c in nb.cells), (
+        f"{name}: no experiment shrinks in quick mode (if nnlib.quick_mode(): ...)"
+    )
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_quick_mode_never_changes_an_answer_or_a_test(name):
+    """Answer cells and graded cells read the same in both modes: quick mode only shrinks the
+    experiments, so a grade never depends on it."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    for cell in nb.cells:
+        meta = _grade(cell)
+        if meta.get("solution") or meta.get("grade"):
+            assert not re.search(r"quick_mode|NNLIB_QUICK|\bQUICK\b", _code_of(cell)), (
+                f"{name}, {meta.get('grade_id')}: an answer or graded cell depends on quick mode"
+            )
+
+
+def _sweep_sizes(nb) -> int:
+    """How many feature counts H notebook 02's sweep printed (8 at full size, 3 quick)."""
+    cell = next(c for c in nb.cells if "How many random features does it take?" in c.source)
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return len(re.findall(r"^H = +\d+: validation error", text, flags=re.M))
+
+
+def test_grading_runs_quick_and_the_book_runs_full(runs):
+    """The autograde of the solutions ran with NNLIB_QUICK=1 (every kernel nbgrader starts), and
+    the book, the suite's one full-size run of each notebook, without it."""
+    name = "02_nonlinear_features"
+    book = nbformat.read(runs.book / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert _sweep_sizes(book) == 8, "the book should run notebook 02's sweep at full size"
+    graded = runs.base / "grade_solution" / "autograded" / "solution" / name / f"{name}.ipynb"
+    assert _sweep_sizes(nbformat.read(graded, as_version=4)) == 3, (
+        "the autograded notebook should show the quick sweep (NNLIB_QUICK=1 in its kernel)"
+    )
