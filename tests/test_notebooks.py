@@ -9,6 +9,7 @@ executed against the student copy of ``nnlib``.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from pathlib import Path
 
@@ -362,6 +363,44 @@ def test_quick_mode_never_changes_an_answer_or_a_test(name):
             assert not re.search(r"quick_mode|NNLIB_QUICK|\bQUICK\b", _code_of(cell)), (
                 f"{name}, {meta.get('grade_id')}: an answer or graded cell depends on quick mode"
             )
+
+
+def _bound_by(tree, kinds) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and "def" in kinds:
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and "import" in kinds:
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and "name" in kinds:
+            names.add(node.id)
+    return names
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_graded_cells_use_no_experiment_result(name):
+    """A test cell may use modules, functions and the answers, never a variable that an
+    experiment (or the shared ``rng``, whose state the experiments advance) left behind: quick
+    mode changes those, and the grade must not change with it."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    allowed = set(dir(builtins))
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith("%"))
+        tree = ast.parse(code)
+        meta = _grade(cell)
+        if meta.get("grade") and not _is_library_check(cell):
+            own = _bound_by(tree, {"def", "import", "name"})
+            used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in own}
+            outside = sorted(used - allowed)
+            assert not outside, (
+                f"{name}, {meta['grade_id']}: uses {outside}, which the notebook's experiments "
+                "define; give the test its own data (e.g. np.random.default_rng(seed))"
+            )
+        allowed |= _bound_by(
+            tree, {"def", "import", "name"} if meta.get("solution") else {"def", "import"}
+        )
 
 
 def _sweep_sizes(nb) -> int:
