@@ -59,8 +59,9 @@ student-copy: $(STAMP)  ## write the student copy of nnlib (stubs) to build/stud
 release-notebooks: $(STAMP)  ## regenerate notebooks/ from solutions/ with nbgrader
 	$(PY) scripts/release_notebooks.py
 
+# The book is the notebooks' full-size run (CI's too), whatever NNLIB_QUICK the shell holds.
 book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/book/
-	$(PY) scripts/build_book.py --out build/book
+	NNLIB_QUICK=0 $(PY) scripts/build_book.py --out build/book
 
 # ---- the instructor's term: release, collect, grade, formgrader, export, merge
 # Everything a term produces lives in grading/ (the nbgrader course folder: gradebook.db,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -410,13 +412,29 @@ def _sweep_sizes(nb) -> int:
     return len(re.findall(r"^H = +\d+: validation error", text, flags=re.M))
 
 
-def test_grading_runs_quick_and_the_book_runs_full(runs):
-    """The autograde of the solutions ran with NNLIB_QUICK=1 (every kernel nbgrader starts), and
-    the book, the suite's one full-size run of each notebook, without it."""
+def test_the_suite_runs_the_notebooks_quick(runs):
+    """The book and the autograde of the solutions ran with NNLIB_QUICK=1 (every kernel nbgrader
+    starts gets it); ``make book``, in CI, is the full-size run."""
     name = "02_nonlinear_features"
     book = nbformat.read(runs.book / "notebooks" / f"{name}.ipynb", as_version=4)
-    assert _sweep_sizes(book) == 8, "the book should run notebook 02's sweep at full size"
+    assert _sweep_sizes(book) == 3, "the suite's book should run notebook 02's sweep quick"
     graded = runs.base / "grade_solution" / "autograded" / "solution" / name / f"{name}.ipynb"
     assert _sweep_sizes(nbformat.read(graded, as_version=4)) == 3, (
         "the autograded notebook should show the quick sweep (NNLIB_QUICK=1 in its kernel)"
     )
+
+
+def test_make_book_runs_the_notebooks_at_full_size():
+    """The full-size run of every notebook is ``make book`` (CI runs it): it never inherits a
+    quick mode from the shell, and ``.ci/run`` reaches it."""
+    dry = subprocess.run(
+        ["make", "-n", "book"],
+        cwd=ROOT,
+        env={**os.environ, "NNLIB_QUICK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "NNLIB_QUICK=0 " in dry.stdout and "build_book.py" in dry.stdout, dry.stdout
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make course" in ci or "make book" in ci, ".ci/run should build the book (full size)"
