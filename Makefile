@@ -59,8 +59,9 @@ student-copy: $(STAMP)  ## write the student copy of nnlib (stubs) to build/stud
 release-notebooks: $(STAMP)  ## regenerate notebooks/ from solutions/ with nbgrader
 	$(PY) scripts/release_notebooks.py
 
+# The book is the notebooks' full-size run (CI's too), whatever NNLIB_QUICK the shell holds.
 book: $(STAMP)  ## execute the solution notebooks, write the HTML book to build/book/
-	$(PY) scripts/build_book.py --out build/book
+	NNLIB_QUICK=0 $(PY) scripts/build_book.py --out build/book
 
 # ---- the instructor's term: release, collect, grade, formgrader, export, merge
 # Everything a term produces lives in grading/ (the nbgrader course folder: gradebook.db,
@@ -74,6 +75,11 @@ TIMESTAMPS  ?=
 OUT         ?= $(COURSE)/library
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 PORT        ?= 8888
+# The notebooks' experiments at their reduced size (NNLIB_QUICK=1) in grade-notebooks and
+# bench-notebooks; QUICK=0 runs them at the students' size. Scores do not depend on it.
+QUICK       ?= 1
+QUICK_FLAG   = $(if $(filter 0,$(QUICK)),--full,$(if $(filter 1,$(QUICK)),,$(error \
+	QUICK=$(QUICK) is not understood: use QUICK=1 (quick, the default) or QUICK=0 (full size))))
 ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: $(STAMP)  ## student bundle (build/student, .zip) and the gradebook grading/gradebook.db
@@ -84,8 +90,9 @@ collect: $(STAMP)  ## notebooks into grading/submitted: make collect SUBMISSIONS
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make collect SUBMISSIONS=folder [TIMESTAMPS=times.csv]"; exit 2; }
 	$(PY) -m autograder.collect "$(SUBMISSIONS)" --course $(COURSE) $(if $(TIMESTAMPS),--timestamps "$(TIMESTAMPS)")
 
-grade-notebooks: $(STAMP)  ## nbgrader autograde of new/changed notebooks, in parallel [JOBS=n FORCE=1]
-	$(PY) -m autograder.notebook_grading grade --course $(COURSE) --jobs $(JOBS) $(if $(FORCE),--force)
+grade-notebooks: $(STAMP)  ## nbgrader autograde of new/changed notebooks, in parallel [JOBS=n FORCE=1 QUICK=0]
+	$(PY) -m autograder.notebook_grading grade --course $(COURSE) --jobs $(JOBS) $(if $(FORCE),--force) \
+		$(QUICK_FLAG)
 
 formgrader: $(STAMP)  ## grade written answers by hand: nbgrader's formgrader in JupyterLab [PORT=8888]
 	@test -f $(COURSE)/gradebook.db || { echo "no gradebook in $(COURSE)/: run make release first"; exit 2; }
@@ -99,8 +106,8 @@ merge: $(STAMP)  ## one row per student: grading/class_grades.csv (notebooks, li
 	$(PY) -m autograder.merge $(COURSE)/nbgrader_grades.csv $(OUT)/grades.csv \
 		--submissions $(COURSE)/submissions.csv --out $(COURSE)/class_grades.csv
 
-bench-notebooks: $(STAMP)  ## seconds per student of notebook grading with 1 and 2 jobs
-	$(PY) scripts/bench_notebooks.py
+bench-notebooks: $(STAMP)  ## seconds per student of notebook grading with 1 and 2 jobs [QUICK=0]
+	$(PY) scripts/bench_notebooks.py $(QUICK_FLAG)
 
 grade: $(STAMP)  ## grade the library tasks: make grade SUBMISSIONS=dir [OUT=grading/library JOBS=n]
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=grading/library] [JOBS=2]"; exit 2; }

@@ -23,6 +23,14 @@ each), so a resubmission is regraded by the same command and an interrupted run 
 ``error: ...`` (its log is ``logs/<student>.log``), is tried again on the next run, and its
 status reaches the export and the class CSV.
 
+**Quick mode.** The kernels run with ``NNLIB_QUICK=1`` (see :mod:`nnlib.quick`): every
+notebook runs its experiments (seed, size, epoch sweeps) at a reduced size, while every answer
+cell, visible check and hidden test runs as it is, so the scores are those of a full run; the
+autograded notebooks that the formgrader shows then hold the quick outputs. ``--full`` (``make
+grade-notebooks QUICK=0``) runs them at the students' size. The variable is set for every kernel
+nbgrader starts, so a new notebook that asks ``nnlib.quick_mode()`` needs nothing here. A change
+of mode alone does not regrade anyone (it changes no score); ``--force`` does.
+
 **Export.** One row per (assignment, student): nbgrader's export columns (``nbgrader export``
 writes the same ones, without quoting names that hold a comma) and a ``status``: ``graded``,
 ``needs manual grading`` (written answers not scored yet), ``not submitted`` or the error.
@@ -48,6 +56,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnlib.quick import QUICK_ENV
 from nnlib.tasks import NOTEBOOKS
 
 KIT = Path(__file__).resolve().parent.parent
@@ -71,6 +80,20 @@ EXPORT_COLUMNS = [
     "status",
 ]
 STUDENT_TIMEOUT = 3600  # seconds for one student's notebooks (each cell has its own limit)
+
+
+# ``python -m nbgrader``, minus one optional import. nbformat imports jsonschema, and jsonschema
+# imports rfc3987_syntax when it is installed (jupyter-events asks for jsonschema[format-nongpl]);
+# that module compiles an IRI grammar with lark as it is imported, seconds of CPU in every nbgrader
+# process, for the "iri" string formats, which nothing nbgrader runs checks (nbformat validates
+# notebooks without a format checker). Marking it absent in sys.modules makes jsonschema proceed as
+# if it were not installed; everything else is nbgrader's own command line.
+NBGRADER = [
+    sys.executable,
+    "-c",
+    "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+    "from nbgrader.apps.nbgraderapp import main; main()",
+]
 
 
 class GradingError(RuntimeError):
@@ -204,9 +227,14 @@ def _copy_gradebook(source: Path, dest: Path) -> None:
     dst.close()
 
 
-def worker_env(threads: int) -> dict:
-    """Kernels with ``threads`` BLAS threads each, so that the jobs share the cores."""
+def worker_env(threads: int, quick: bool = True) -> dict:
+    """The environment of nbgrader and its kernels.
+
+    ``threads`` BLAS threads each, so that the jobs share the cores, and ``NNLIB_QUICK`` set to
+    ``1`` (``quick``) or ``0``, whatever the instructor's shell holds.
+    """
     env = dict(os.environ)
+    env[QUICK_ENV] = "1" if quick else "0"
     # nbgrader runs the gradebook's migrations with the "alembic" command beside this Python
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -216,7 +244,12 @@ def worker_env(threads: int) -> dict:
 
 
 def autograde_student(
-    course: Path, student: str, assignments: list[str], scratch_root: Path, threads: int
+    course: Path,
+    student: str,
+    assignments: list[str],
+    scratch_root: Path,
+    threads: int,
+    quick: bool = True,
 ) -> Result:
     """Run ``nbgrader autograde`` for one student in a scratch copy of the course."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=scratch_root))
@@ -228,9 +261,7 @@ def autograde_student(
         )
     _copy_gradebook(Path(course) / GRADEBOOK, scratch / GRADEBOOK)
     command = [
-        sys.executable,
-        "-m",
-        "nbgrader",
+        *NBGRADER,
         "autograde",
         "*",
         f"--student={student}",
@@ -246,7 +277,7 @@ def autograde_student(
         run = subprocess.run(
             command,
             cwd=scratch,
-            env=worker_env(threads),
+            env=worker_env(threads, quick),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -323,8 +354,13 @@ def grade(
     jobs: int | None = None,
     force: bool = False,
     out=sys.stdout,
+    quick: bool = True,
 ) -> dict[str, dict[str, str]]:
-    """Autograde every new or changed notebook; return ``{student: {assignment: status}}``."""
+    """Autograde every new or changed notebook; return ``{student: {assignment: status}}``.
+
+    ``quick`` runs the notebooks' experiments at their reduced size (``NNLIB_QUICK=1``); the
+    scores do not depend on it.
+    """
     course = Path(course).resolve()
     gradebook = _gradebook(course)
     if not submitted(course):
@@ -339,7 +375,12 @@ def grade(
     statuses: dict[str, dict[str, str]] = {}
     print(
         f"autograding {len(todo)} students ({sum(map(len, todo.values()))} notebooks) "
-        f"with {jobs} jobs; {len(submitted(course)) - len(todo)} unchanged since last graded",
+        f"with {jobs} jobs; {len(submitted(course)) - len(todo)} unchanged since last graded; "
+        + (
+            f"quick mode ({QUICK_ENV}=1: smaller experiments, the same checks)"
+            if quick
+            else f"full size ({QUICK_ENV}=0)"
+        ),
         file=out,
         flush=True,
     )
@@ -350,7 +391,7 @@ def grade(
         try:
             futures = {
                 pool.submit(
-                    autograde_student, course, student, names, Path(scratch_root), threads
+                    autograde_student, course, student, names, Path(scratch_root), threads, quick
                 ): (student, names)
                 # the students with the most notebooks first, so that no long one starts last
                 for student, names in sorted(todo.items(), key=lambda item: -len(item[1]))
@@ -373,7 +414,11 @@ def grade(
                 for name in result.assignments:
                     ok = result.graded(name)
                     status = "graded" if ok else problem or "error: " + _error_lines(result.log)
-                    entry[name] = {"fingerprint": result.fingerprints[name], "status": status}
+                    entry[name] = {
+                        "fingerprint": result.fingerprints[name],
+                        "status": status,
+                        "quick": quick,
+                    }
                     statuses.setdefault(result.student, {})[name] = status
                 save_state(course, state)
                 shutil.rmtree(result.scratch, ignore_errors=True)
@@ -476,13 +521,19 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=0, help="students at a time (default: every core)"
     )
     grade_p.add_argument("--force", action="store_true", help="regrade every student")
+    grade_p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"run the notebooks' experiments at full size ({QUICK_ENV}=0); the default is "
+        f"quick mode ({QUICK_ENV}=1), which changes no score",
+    )
     export_p = sub.add_parser("export", help="write the grades CSV")
     export_p.add_argument("--course", type=Path, default=Path("grading"), help="course folder")
     export_p.add_argument("--out", type=Path, help="CSV to write (<course>/nbgrader_grades.csv)")
     args = parser.parse_args(argv)
     try:
         if args.command == "grade":
-            statuses = grade(args.course, args.jobs or None, args.force)
+            statuses = grade(args.course, args.jobs or None, args.force, quick=not args.full)
             failed = sum(s != "graded" for per in statuses.values() for s in per.values())
             if failed:
                 print(f"{failed} notebooks could not be graded (status in the export)")

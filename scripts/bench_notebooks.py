@@ -3,9 +3,13 @@
 ``make bench-notebooks`` runs ``python scripts/bench_notebooks.py``. A class of ``--students``
 complete students (the five solution notebooks each: the longest runs a class can have) is
 autograded by :func:`autograder.notebook_grading.grade` into a fresh course folder per run,
-once with each number of jobs; the script prints seconds per student, the speed-up over one
-job and the load average before and after (other work on the machine slows every run), and
-writes ``build/bench/notebooks.json``.
+once with each number of jobs; the script prints the mode, seconds per student, the CPU
+seconds per student (nbgrader and its kernels: what the class costs, which other work on the
+machine changes less than the wall time), the speed-up over one job and the load average before
+and after (other work on the machine slows every run), and writes ``build/bench/notebooks.json``.
+
+The notebooks run in quick mode (``NNLIB_QUICK=1``), as ``make grade-notebooks`` runs them;
+``--full`` (``make bench-notebooks QUICK=0``) times them at the students' size.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -27,6 +32,12 @@ import release_notebooks  # noqa: E402
 
 from autograder import notebook_grading  # noqa: E402
 from nnlib.tasks import NOTEBOOKS  # noqa: E402
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: nbgrader and its kernels."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_course(base: Path, gradebook: Path, students: int) -> Path:
@@ -46,8 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=4, help="class size (default 4)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="jobs to compare")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "notebooks.json")
+    parser.add_argument(
+        "--full", action="store_true", help="full-size experiments (default: quick mode)"
+    )
     args = parser.parse_args(argv)
-    results = {"students": args.students, "cores": notebook_grading.cores(), "runs": []}
+    quick = not args.full
+    mode = "quick mode (NNLIB_QUICK=1, as make grade-notebooks)" if quick else "full size"
+    results = {
+        "students": args.students,
+        "cores": notebook_grading.cores(),
+        "quick": quick,
+        "runs": [],
+    }
+    print(
+        f"notebook grading of {args.students} complete students, {mode}, {results['cores']} cores",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-notebooks-") as tmp:
         tmp = Path(tmp)
         gradebook = tmp / "gradebook.db"
@@ -55,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         for jobs in args.jobs:
             course = make_course(tmp / f"jobs{jobs}", gradebook, args.students)
             load_before = os.getloadavg()[0]
+            cpu_before = _children_cpu()
             start = time.perf_counter()
-            statuses = notebook_grading.grade(course, jobs=jobs, out=io.StringIO())
+            statuses = notebook_grading.grade(course, jobs=jobs, out=io.StringIO(), quick=quick)
             seconds = time.perf_counter() - start
+            cpu = _children_cpu() - cpu_before
             failed = [
                 (s, n) for s, per in statuses.items() for n, v in per.items() if v != "graded"
             ]
@@ -68,13 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                 "jobs": jobs,
                 "seconds": round(seconds, 1),
                 "seconds_per_student": round(seconds / args.students, 1),
+                "cpu_seconds_per_student": round(cpu / args.students, 1),
                 "load_before": round(load_before, 2),
                 "load_after": round(os.getloadavg()[0], 2),
             }
             results["runs"].append(run)
             print(
                 f"jobs={jobs}: {seconds:6.1f} s for {args.students} students, "
-                f"{run['seconds_per_student']:5.1f} s per student "
+                f"{run['seconds_per_student']:5.1f} s per student, "
+                f"{run['cpu_seconds_per_student']:5.1f} CPU seconds per student "
                 f"(load average {run['load_before']} -> {run['load_after']})",
                 flush=True,
             )

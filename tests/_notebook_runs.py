@@ -3,14 +3,21 @@
 Executing notebooks dominates the cost, so every run starts together and the two test modules
 share the results (:func:`course_runs` caches them in this module, which both import):
 
-- the book: ``scripts/build_book.py`` executes the five solution notebooks (a subprocess);
+- the book: ``scripts/build_book.py`` executes every solution notebook (a subprocess);
 - ``nbgrader validate`` of every solution notebook (a subprocess);
 - ``nbgrader autograde`` of two submissions in two scratch course folders (two subprocesses): one
   equal to the solutions, one equal to the released student notebooks;
 - the released notebooks, executed here against the student copy of ``nnlib`` (every solution
   block replaced by its stub), to see where and how they fail.
 
-Kernels run with one BLAS thread each, so that four of them share two cores without thrashing.
+Every run is in quick mode (``NNLIB_QUICK=1``, as ``make grade-notebooks`` grades): the experiments
+shrink, every check and hidden test runs as it is. The full-size run of every solution notebook is
+``make book`` (part of ``make course`` and of ``make test-browser``, both run by ``.ci/run``), which
+fails when any cell raises: at full size the book takes about as long as the rest of these runs
+together, more than the default suite's ten minutes can hold on a shared 2-core machine. Kernels
+run with one BLAS
+thread each, so that four of them share two cores without thrashing. nbgrader runs as the grader
+runs it (:data:`autograder.notebook_grading.NBGRADER`).
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402
 import release_notebooks  # noqa: E402
 
+from autograder.notebook_grading import NBGRADER  # noqa: E402
 from autograder.student_copy import make_student_copy  # noqa: E402
+from nnlib.quick import QUICK_ENV  # noqa: E402
 from nnlib.tasks import NOTEBOOKS  # noqa: E402
 
 __all__ = [
@@ -49,8 +58,10 @@ COURSE_ID = "manual-neural-networks"
 
 
 def quiet_env(**extra: str) -> dict:
-    """The environment for kernels and nbgrader: one BLAS thread each, the venv on PATH."""
+    """The environment for kernels and nbgrader: one BLAS thread each, the venv on PATH, and
+    quick mode (``NNLIB_QUICK=1``) unless ``extra`` says otherwise."""
     env = dict(os.environ)
+    env[QUICK_ENV] = "1"
     # nbgrader runs the gradebook's migrations with the "alembic" command: find the venv's
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -123,7 +134,7 @@ class Runs:
 
 
 def _nbgrader(*args: str) -> list:
-    return [sys.executable, "-m", "nbgrader", *args, f"--NbGrader.config_file={CONFIG}"]
+    return [*NBGRADER, *args, f"--NbGrader.config_file={CONFIG}"]
 
 
 def _grading_course(

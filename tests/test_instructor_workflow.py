@@ -200,6 +200,7 @@ def test_the_readme_instructor_commands_grade_a_class_of_five(kit):
     # alice and dave hand in every notebook, bob, carol and erin one each
     graded_count = 2 * len(NOTEBOOKS) + 3
     assert f"autograding 5 students ({graded_count} notebooks)" in graded.output, graded.output
+    assert "quick mode (NNLIB_QUICK=1" in graded.output, "make grade-notebooks grades quick"
     scores = code_scores(kit)
     for name in NOTEBOOKS:
         score, maximum = scores[("alice", name)]
@@ -211,6 +212,10 @@ def test_the_readme_instructor_commands_grade_a_class_of_five(kit):
     assert ("carol", NOTEBOOKS[0]) not in scores
     autograded = kit / "grading" / "autograded" / "alice" / NOTEBOOKS[0]
     assert (autograded / f"{NOTEBOOKS[0]}.ipynb").is_file()
+    # the formgrader shows the quick run: notebook 02's sweep over 3 feature counts, not 8
+    sweep = kit / "grading" / "autograded" / "alice" / NOTEBOOKS[1] / f"{NOTEBOOKS[1]}.ipynb"
+    printed = re.findall(r"H = +\d+: validation error", sweep.read_text(encoding="utf-8"))
+    assert len(printed) == 3, f"alice's autograded 02 should show the quick sweep: {printed}"
 
     # ---- a second run has nothing to do
     again = make(kit, run["grade-notebooks"])
@@ -352,3 +357,43 @@ def test_make_formgrader_allows_root_only_when_run_as_root(tmp_path):
         assert ("--allow-root" in dry.stdout) == root, dry.stdout
         assert "jupyter lab --LabApp.default_url=/formgrader" in dry.stdout
         assert "--port=9999" in dry.stdout
+
+
+def _dry_run(folder: Path, *words: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "-n", *words],
+        cwd=folder,
+        env=make_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_quick_mode_is_the_default_and_quick_0_grades_at_full_size(tmp_path):
+    """``make grade-notebooks`` and ``make bench-notebooks`` run quick; ``QUICK=0`` passes
+    ``--full``; any other value stops make with a message. Checked with ``make -n``."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".installed").touch()  # newer than pyproject.toml: no install
+    for target in ("grade-notebooks", "bench-notebooks"):
+        quick = _dry_run(tmp_path, target)
+        assert quick.returncode == 0 and "--full" not in quick.stdout, quick.stdout + quick.stderr
+        full = _dry_run(tmp_path, target, "QUICK=0")
+        assert full.returncode == 0 and "--full" in full.stdout, full.stdout + full.stderr
+        typo = _dry_run(tmp_path, target, "QUICK=yes")
+        assert typo.returncode != 0 and "QUICK=yes is not understood" in typo.stderr, typo.stderr
+
+
+def test_the_grading_kernels_get_the_mode_whatever_the_shell_says(monkeypatch):
+    from autograder import notebook_grading
+
+    monkeypatch.setenv("NNLIB_QUICK", "0")
+    assert notebook_grading.worker_env(1, quick=True)["NNLIB_QUICK"] == "1"
+    monkeypatch.setenv("NNLIB_QUICK", "1")
+    assert notebook_grading.worker_env(1, quick=False)["NNLIB_QUICK"] == "0"
+    seen = {}
+    monkeypatch.setattr(notebook_grading, "grade", lambda *a, **kw: seen.update(kw) or {})
+    assert notebook_grading.main(["grade", "--full"]) == 0 and seen["quick"] is False
+    assert notebook_grading.main(["grade"]) == 0 and seen["quick"] is True

@@ -9,7 +9,10 @@ executed against the student copy of ``nnlib``.
 from __future__ import annotations
 
 import ast
+import builtins
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -353,3 +356,111 @@ def test_grading_config_keeps_student_code_out_of_the_grading_kernel():
     assert config.CourseDirectory.release_directory == "notebooks"
     assert {"nnlib", "*.py"} <= set(config.CourseDirectory.ignore)
     assert 30 <= config.Execute.timeout <= 600
+
+
+# --------------------------------------------------------------------------- quick mode
+
+
+def _code_of(cell) -> str:
+    return cell.source if cell.cell_type == "code" else ""
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_quick_mode_is_announced_at_the_top_and_used(name):
+    """The grader and the tests re-run every notebook with NNLIB_QUICK=1: the student reads at
+    the top what that changes, and the notebook asks ``nnlib.quick_mode()`` where it shrinks."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    top = "\n".join(c.source for c in nb.cells[:2])
+    assert "NNLIB_QUICK=1" in top, (
+        f"{name}: say near the top (first two cells) what quick mode (NNLIB_QUICK=1) is, and that "
+        "the student's own run is the full one"
+    )
+    assert any("nnlib.quick_mode()" in _code_of(c) for c in nb.cells), (
+        f"{name}: no experiment shrinks in quick mode (if nnlib.quick_mode(): ...)"
+    )
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_quick_mode_never_changes_an_answer_or_a_test(name):
+    """Answer cells and graded cells read the same in both modes: quick mode only shrinks the
+    experiments, so a grade never depends on it."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    for cell in nb.cells:
+        meta = _grade(cell)
+        if meta.get("solution") or meta.get("grade"):
+            assert not re.search(r"quick_mode|NNLIB_QUICK|\bQUICK\b", _code_of(cell)), (
+                f"{name}, {meta.get('grade_id')}: an answer or graded cell depends on quick mode"
+            )
+
+
+def _bound_by(tree, kinds) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and "def" in kinds:
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and "import" in kinds:
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and "name" in kinds:
+            names.add(node.id)
+    return names
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_graded_cells_use_no_experiment_result(name):
+    """A test cell may use modules, functions and the answers, never a variable that an
+    experiment (or the shared ``rng``, whose state the experiments advance) left behind: quick
+    mode changes those, and the grade must not change with it."""
+    nb = nbformat.read(SOURCES[name], as_version=4)
+    allowed = set(dir(builtins))
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith("%"))
+        tree = ast.parse(code)
+        meta = _grade(cell)
+        if meta.get("grade") and not _is_library_check(cell):
+            own = _bound_by(tree, {"def", "import", "name"})
+            used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in own}
+            outside = sorted(used - allowed)
+            assert not outside, (
+                f"{name}, {meta['grade_id']}: uses {outside}, which the notebook's experiments "
+                "define; give the test its own data (e.g. np.random.default_rng(seed))"
+            )
+        allowed |= _bound_by(
+            tree, {"def", "import", "name"} if meta.get("solution") else {"def", "import"}
+        )
+
+
+def _sweep_sizes(nb) -> int:
+    """How many feature counts H notebook 02's sweep printed (8 at full size, 3 quick)."""
+    cell = next(c for c in nb.cells if "How many random features does it take?" in c.source)
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return len(re.findall(r"^H = +\d+: validation error", text, flags=re.M))
+
+
+def test_the_suite_runs_the_notebooks_quick(runs):
+    """The book and the autograde of the solutions ran with NNLIB_QUICK=1 (every kernel nbgrader
+    starts gets it); ``make book``, in CI, is the full-size run."""
+    name = "02_nonlinear_features"
+    book = nbformat.read(runs.book / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert _sweep_sizes(book) == 3, "the suite's book should run notebook 02's sweep quick"
+    graded = runs.base / "grade_solution" / "autograded" / "solution" / name / f"{name}.ipynb"
+    assert _sweep_sizes(nbformat.read(graded, as_version=4)) == 3, (
+        "the autograded notebook should show the quick sweep (NNLIB_QUICK=1 in its kernel)"
+    )
+
+
+def test_make_book_runs_the_notebooks_at_full_size():
+    """The full-size run of every notebook is ``make book`` (CI runs it): it never inherits a
+    quick mode from the shell, and ``.ci/run`` reaches it."""
+    dry = subprocess.run(
+        ["make", "-n", "book"],
+        cwd=ROOT,
+        env={**os.environ, "NNLIB_QUICK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "NNLIB_QUICK=0 " in dry.stdout and "build_book.py" in dry.stdout, dry.stdout
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make course" in ci or "make book" in ci, ".ci/run should build the book (full size)"

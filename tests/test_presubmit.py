@@ -46,6 +46,7 @@ def test_presubmit_and_validate_name_a_broken_library_function(tmp_path):
         PYTHONPATH=str(root / "src"),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         OPENBLAS_NUM_THREADS="1",
+        NNLIB_QUICK="1",  # the notebook's experiments at their reduced size: its checks in full
     )
     run = subprocess.run(
         [sys.executable, "-m", "nnlib.presubmit", "--notebooks", "01"],
@@ -106,6 +107,7 @@ def test_the_readme_presubmit_command_on_the_fresh_bundle(tmp_path):
         PYTHONPATH=str(bundle / "src"),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         OPENBLAS_NUM_THREADS="1",
+        NNLIB_QUICK="1",
     )
     run = subprocess.run(
         [sys.executable, *words[1:]],
