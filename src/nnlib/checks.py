@@ -607,19 +607,13 @@ def _check_graph_task(task: str, fn: Callable) -> None:
 
 
 def _graph_checker(task: str, default: Callable, what: str) -> Callable:
-    def check(fn: Callable | None = None) -> None:
-        __tracebackhide__ = True
-        _check_graph_task(task, fn or default())
-        _passed(task, what)
-
-    check.__name__ = f"check_{task}"
-    check.__qualname__ = check.__name__
-    check.__doc__ = (
-        f"Check ``{task}`` on small stored graphs, with a node used twice and a diamond.\n\n"
-        f"Parameters\n----------\nfn : callable, optional\n    Checked instead of "
-        f"``nnlib.{task}``."
+    return _checker(
+        task,
+        default,
+        what,
+        run=_check_graph_task,
+        on="small stored graphs, with a node used twice and a diamond",
     )
-    return check
 
 
 # --------------------------------------------------------------------------- the checks
@@ -633,16 +627,22 @@ _PASSED = {
 }
 
 
-def _checker(task: str, default: Callable, what: str) -> Callable:
+def _checker(
+    task: str,
+    default: Callable,
+    what: str,
+    run: Callable = _run_check,
+    on: str = "the stored inputs: types, shapes, float32 in/out, then values",
+) -> Callable:
     def check(fn: Callable | None = None) -> None:
         __tracebackhide__ = True
-        _run_check(task, fn or default())
+        run(task, fn or default())
         _passed(task, what)
 
     check.__name__ = f"check_{task}"
     check.__qualname__ = check.__name__
     check.__doc__ = (
-        f"Check ``{task}`` on the stored inputs: types, shapes, float32 in/out, then values.\n\n"
+        f"Check ``{task}`` on {on}.\n\n"
         f"Parameters\n----------\nfn : callable, optional\n    Checked instead of "
         f"``nnlib.{task}``."
     )

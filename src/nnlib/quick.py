@@ -4,7 +4,7 @@ A notebook re-run by the grader (``make grade-notebooks``, nbgrader autograde) o
 suite only needs its checks and hidden tests; its experiments (sweeps over seeds, widths,
 depths and epochs) are there for the student to read. With the environment variable
 ``NNLIB_QUICK=1`` set, the notebooks run each experiment at a smaller size, chosen in the
-notebook itself where it says ``if nnlib.quick_mode()``; the numbers and plots then come
+notebook itself on the lines that call ``nnlib.quick_mode()``; the numbers and plots then come
 from that smaller run. A student's own run, the book and ``make course`` never set it.
 """
 
