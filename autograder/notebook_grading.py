@@ -31,6 +31,13 @@ grade-notebooks QUICK=0``) runs them at the students' size. The variable is set 
 nbgrader starts, so a new notebook that asks ``nnlib.quick_mode()`` needs nothing here. A change
 of mode alone does not regrade anyone (it changes no score); ``--force`` does.
 
+**Grading kernels.** Each student's kernels read the IPython settings of
+``autograder/grading_kernel`` (through a scratch ``IPYTHONDIR`` and ``PYTHONPATH``): figures are
+drawn once (not again to trim their margins), titles sit at a fixed height, no history is
+written, and the notebooks' ``%autoreload 3`` reloads nothing; nbgrader stops each kernel at
+once when its notebook is done (``autograder/nbgrader_config.py``). None of it changes a score;
+together with quick mode it roughly halves a student's grading time.
+
 **Export.** One row per (assignment, student): nbgrader's export columns (``nbgrader export``
 writes the same ones, without quoting names that hold a comma) and a ``status``: ``graded``,
 ``needs manual grading`` (written answers not scored yet), ``not submitted`` or the error.
@@ -62,6 +69,7 @@ from nnlib.tasks import NOTEBOOKS
 KIT = Path(__file__).resolve().parent.parent
 CONFIG = KIT / "nbgrader_config.py"
 SOURCE = KIT / "solutions"
+GRADING_KERNEL = KIT / "autograder" / "grading_kernel"  # IPython settings of the grading kernels
 COURSE_ID = "manual-neural-networks"
 STATE = "notebook_grading.json"
 GRADEBOOK = "gradebook.db"
@@ -227,11 +235,13 @@ def _copy_gradebook(source: Path, dest: Path) -> None:
     dst.close()
 
 
-def worker_env(threads: int, quick: bool = True) -> dict:
+def worker_env(threads: int, quick: bool = True, ipython_dir: Path | None = None) -> dict:
     """The environment of nbgrader and its kernels.
 
     ``threads`` BLAS threads each, so that the jobs share the cores, and ``NNLIB_QUICK`` set to
-    ``1`` (``quick``) or ``0``, whatever the instructor's shell holds.
+    ``1`` (``quick``) or ``0``, whatever the instructor's shell holds. With ``ipython_dir`` (a
+    folder made by :func:`grading_ipython_dir`) the kernels use the grading kernel settings of
+    ``autograder/grading_kernel``: figures drawn once, no history, no module reloading.
     """
     env = dict(os.environ)
     env[QUICK_ENV] = "1" if quick else "0"
@@ -240,7 +250,21 @@ def worker_env(threads: int, quick: bool = True) -> dict:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     env.setdefault("MPLBACKEND", "Agg")
+    if ipython_dir is not None:
+        env["IPYTHONDIR"] = str(ipython_dir)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(GRADING_KERNEL), env.get("PYTHONPATH", "")) if p
+        )
     return env
+
+
+def grading_ipython_dir(folder: Path) -> Path:
+    """An IPython folder under ``folder`` whose kernels read the grading kernel configuration."""
+    profile = Path(folder) / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    config = "ipython_kernel_config.py"
+    shutil.copyfile(GRADING_KERNEL / config, profile / config)
+    return profile.parent
 
 
 def autograde_student(
@@ -277,7 +301,7 @@ def autograde_student(
         run = subprocess.run(
             command,
             cwd=scratch,
-            env=worker_env(threads, quick),
+            env=worker_env(threads, quick, grading_ipython_dir(scratch)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

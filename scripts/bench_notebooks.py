@@ -1,9 +1,9 @@
 """Seconds per student of the class's notebook autograde (``make grade-notebooks``), 1 and 2 jobs.
 
 ``make bench-notebooks`` runs ``python scripts/bench_notebooks.py``. A class of ``--students``
-complete students (the five solution notebooks each: the longest runs a class can have) is
-autograded by :func:`autograder.notebook_grading.grade` into a fresh course folder per run,
-once with each number of jobs; the script prints the mode, seconds per student, the CPU
+complete students (every solution notebook, or those of ``--notebooks``: the longest runs a class
+can have) is autograded by :func:`autograder.notebook_grading.grade` into a fresh course folder
+per run, once with each number of jobs; the script prints the mode, seconds per student, the CPU
 seconds per student (nbgrader and its kernels: what the class costs, which other work on the
 machine changes less than the wall time), the speed-up over one job and the load average before
 and after (other work on the machine slows every run), and writes ``build/bench/notebooks.json``.
@@ -40,12 +40,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def make_course(base: Path, gradebook: Path, students: int) -> Path:
+def make_course(
+    base: Path, gradebook: Path, students: int, notebooks: tuple[str, ...] = NOTEBOOKS
+) -> Path:
     course = base / "course"
     course.mkdir(parents=True)
     shutil.copyfile(gradebook, course / "gradebook.db")
     for n in range(students):
-        for name in NOTEBOOKS:
+        for name in notebooks:
             target = course / "submitted" / f"student{n:02d}" / name
             target.mkdir(parents=True)
             shutil.copyfile(ROOT / "solutions" / name / f"{name}.ipynb", target / f"{name}.ipynb")
@@ -60,17 +62,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full", action="store_true", help="full-size experiments (default: quick mode)"
     )
+    parser.add_argument(
+        "--notebooks",
+        nargs="+",
+        metavar="NN",
+        help="grade only these notebooks, by number (for example 01 02 03 04 05); default: all",
+    )
     args = parser.parse_args(argv)
     quick = not args.full
+    notebooks = NOTEBOOKS
+    if args.notebooks:
+        unknown = [n for n in args.notebooks if not any(nb[:2] == n for nb in NOTEBOOKS)]
+        if unknown:
+            parser.error(f"no notebook numbered {', '.join(unknown)}; the notebooks: {NOTEBOOKS}")
+        notebooks = tuple(nb for nb in NOTEBOOKS if nb[:2] in args.notebooks)
     mode = "quick mode (NNLIB_QUICK=1, as make grade-notebooks)" if quick else "full size"
     results = {
         "students": args.students,
         "cores": notebook_grading.cores(),
         "quick": quick,
+        "notebooks": list(notebooks),
         "runs": [],
     }
     print(
-        f"notebook grading of {args.students} complete students, {mode}, {results['cores']} cores",
+        f"notebook grading of {args.students} complete students, {len(notebooks)} notebooks "
+        f"({notebooks[0][:2]}..{notebooks[-1][:2]}), {mode}, {results['cores']} cores",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-notebooks-") as tmp:
@@ -78,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         gradebook = tmp / "gradebook.db"
         release_notebooks.generate(tmp / "release", gradebook=gradebook)
         for jobs in args.jobs:
-            course = make_course(tmp / f"jobs{jobs}", gradebook, args.students)
+            course = make_course(tmp / f"jobs{jobs}", gradebook, args.students, notebooks)
             load_before = os.getloadavg()[0]
             cpu_before = _children_cpu()
             start = time.perf_counter()

@@ -175,6 +175,7 @@ def execute(nb, workdir: Path, name: str, timeout: int, env: dict | None = None)
         kernel_name="python3",
         allow_errors=True,
         coalesce_streams=True,
+        shutdown_kernel="immediate",  # the outputs are in; a graceful exit can hang 3 s
         resources={"metadata": {"path": str(workdir)}},
     )
     try:

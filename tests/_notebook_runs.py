@@ -174,6 +174,7 @@ def _run_student_notebook(path: Path, student_dir: Path):
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
+        shutdown_kernel="immediate",  # the outputs are in; a graceful exit can hang 3 s
     )
     client.execute(env=quiet_env(PYTHONPATH=str(student_dir)))
     return nb

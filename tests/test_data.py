@@ -297,6 +297,26 @@ def test_load_digits_split_is_fixed_and_a_partition(digits):
     assert got == want, "train and test must together be exactly the 1,797 digits"
 
 
+def test_load_digits_reads_scikit_learns_file_without_importing_it(monkeypatch):
+    import subprocess
+    import sys
+
+    import nnlib.data as data
+
+    code = "import sys, nnlib; nnlib.load_digits(); print('sklearn' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False", "load_digits must not import scikit-learn (1 s a kernel)"
+    pixels, labels = data._read_digits()
+    bunch = sklearn.datasets.load_digits()
+    np.testing.assert_array_equal(pixels, bunch.data, err_msg="the file read directly")
+    np.testing.assert_array_equal(labels, bunch.target)
+    # where scikit-learn keeps the file elsewhere, its own loader gives the same digits
+    direct = nnlib.load_digits()
+    monkeypatch.setattr(data, "_digits_file", lambda: None)
+    for a, b in zip(nnlib.load_digits(), direct, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg="scikit-learn's loader gives other digits")
+
+
 def test_load_digits_test_fraction():
     ds = nnlib.load_digits(test_fraction=0.5)
     assert ds.X_test.shape[0] == round(1797 * 0.5)

@@ -397,3 +397,33 @@ def test_the_grading_kernels_get_the_mode_whatever_the_shell_says(monkeypatch):
     monkeypatch.setattr(notebook_grading, "grade", lambda *a, **kw: seen.update(kw) or {})
     assert notebook_grading.main(["grade", "--full"]) == 0 and seen["quick"] is False
     assert notebook_grading.main(["grade"]) == 0 and seen["quick"] is True
+
+
+def test_grading_kernels_draw_figures_once_and_reload_nothing(tmp_path):
+    """The kernels of ``make grade-notebooks`` read ``autograder/grading_kernel``: the notebooks'
+    ``%autoreload 3`` is accepted and reloads nothing, figures are drawn once with titles at a
+    fixed height, and no history is written. Outside grading nothing of this applies."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from autograder import notebook_grading
+
+    probe = (
+        "%load_ext autoreload\n%autoreload 3\n%matplotlib inline\n"
+        "import sys, matplotlib\nfrom matplotlib_inline.config import InlineBackend\n"
+        "print(sys.modules['autoreload'].__file__)\n"
+        "print('IPython.extensions.autoreload' in sys.modules)\n"
+        "print(InlineBackend.instance().print_figure_kwargs)\n"
+        "print(matplotlib.rcParams['axes.titley'], get_ipython().history_manager.enabled)\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    env = notebook_grading.worker_env(1, True, notebook_grading.grading_ipython_dir(tmp_path))
+    NotebookClient(nb, timeout=120, kernel_name="python3", shutdown_kernel="immediate").execute(
+        env=env, cwd=str(tmp_path)
+    )
+    lines = "".join(o.get("text", "") for o in nb.cells[0].outputs).splitlines()
+    assert lines[0] == str(notebook_grading.GRADING_KERNEL / "autoreload.py"), lines
+    assert lines[1:] == ["False", "{'bbox_inches': None}", "1.0 False"], (
+        "grading kernels: IPython's autoreload never loaded, figures not trimmed, fixed title "
+        f"height, no history; got {lines[1:]}"
+    )
