@@ -63,6 +63,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnlib.presubmit import NBGRADER  # nbgrader's command line (see there)
 from nnlib.quick import QUICK_ENV
 from nnlib.tasks import NOTEBOOKS
 
@@ -88,20 +89,6 @@ EXPORT_COLUMNS = [
     "status",
 ]
 STUDENT_TIMEOUT = 3600  # seconds for one student's notebooks (each cell has its own limit)
-
-
-# ``python -m nbgrader``, minus one optional import. nbformat imports jsonschema, and jsonschema
-# imports rfc3987_syntax when it is installed (jupyter-events asks for jsonschema[format-nongpl]);
-# that module compiles an IRI grammar with lark as it is imported, seconds of CPU in every nbgrader
-# process, for the "iri" string formats, which nothing nbgrader runs checks (nbformat validates
-# notebooks without a format checker). Marking it absent in sys.modules makes jsonschema proceed as
-# if it were not installed; everything else is nbgrader's own command line.
-NBGRADER = [
-    sys.executable,
-    "-c",
-    "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
-    "from nbgrader.apps.nbgraderapp import main; main()",
-]
 
 
 class GradingError(RuntimeError):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.presubmit import NBGRADER  # nbgrader's command line, minus a slow optional import
 from nnlib.tasks import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +89,7 @@ def generate(
         # nbgrader reads its configuration from the file named here (without ".py"), and runs
         # in a scratch folder so that it never picks up a stray nbgrader_config.py or database.
         command = [
-            sys.executable,
-            "-m",
-            "nbgrader",
+            *NBGRADER,
             "generate_assignment",
             "*",
             "--force",

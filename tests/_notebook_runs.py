@@ -6,7 +6,8 @@ share the results (:func:`course_runs` caches them in this module, which both im
 - the book: ``scripts/build_book.py`` executes every solution notebook (a subprocess);
 - ``nbgrader validate`` of every solution notebook (a subprocess);
 - ``nbgrader autograde`` of two submissions in two scratch course folders (two subprocesses): one
-  equal to the solutions, one equal to the released student notebooks;
+  equal to the solutions, one equal to the released student notebooks, in the grading kernels
+  of ``make grade-notebooks`` (``autograder/grading_kernel``);
 - the released notebooks, executed here against the student copy of ``nnlib`` (every solution
   block replaced by its stub), to see where and how they fail.
 
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402
 import release_notebooks  # noqa: E402
 
+from autograder import notebook_grading  # noqa: E402
 from autograder.notebook_grading import NBGRADER  # noqa: E402
 from autograder.student_copy import make_student_copy  # noqa: E402
 from nnlib.quick import QUICK_ENV  # noqa: E402
@@ -202,11 +204,13 @@ def start(base: Path) -> Runs:
     validate_run = Background(
         "validate", _nbgrader("validate", *sources), validate_dir, base / "validate.log"
     ).start(env)
+    # the autograde runs get the kernels of `make grade-notebooks` (autograder/grading_kernel)
+    grading_env = notebook_grading.worker_env(1, True, notebook_grading.grading_ipython_dir(base))
     grade_runs = {
         "solution": _grading_course(
             base, "solution", ROOT / "solutions", ".ipynb", shadow=True
-        ).start(env),
-        "release": _grading_course(base, "release", release, ".ipynb").start(env),
+        ).start(grading_env),
+        "release": _grading_course(base, "release", release, ".ipynb").start(grading_env),
     }
     runs = Runs(base, release, student_dir / "nnlib", book, book_run, validate_run, grade_runs)
 

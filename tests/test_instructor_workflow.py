@@ -427,3 +427,17 @@ def test_grading_kernels_draw_figures_once_and_reload_nothing(tmp_path):
         "grading kernels: IPython's autoreload never loaded, figures not trimmed, fixed title "
         f"height, no history; got {lines[1:]}"
     )
+
+
+def test_bench_notebooks_names_an_unknown_notebook(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_notebooks", ROOT / "scripts" / "bench_notebooks.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--notebooks", "01", "07"])
+    assert stop.value.code == 2
+    assert "no notebook numbered 07" in capsys.readouterr().err

@@ -125,3 +125,14 @@ def test_the_readme_presubmit_command_on_the_fresh_bundle(tmp_path):
     assert f"not implemented yet ({total} points)" in summary, summary
     for name in NOTEBOOKS:
         assert f"✗ {name}: " in summary, summary
+
+
+def test_presubmit_says_how_to_install_nbgrader_when_it_is_missing(tmp_path, monkeypatch):
+    from nnlib import presubmit
+
+    notebook = tmp_path / "01_x.ipynb"
+    notebook.write_text("{}")
+    # -S: a Python without site-packages, where nbgrader cannot be imported
+    monkeypatch.setattr(presubmit, "NBGRADER", [sys.executable, "-S", *presubmit.NBGRADER[1:]])
+    passed, said = presubmit.validate(notebook, timeout=60)
+    assert not passed and said == 'nbgrader is not installed: pip install -e ".[notebooks]"', said
