@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 LARGE_BATCH = 500
-"""From this many rows per batch on, the epochs use the layouts that suit large products.
+"""From this many rows per batch on, the two-layer and MLP epochs use the layouts of large products.
 
 Below it, the per-batch products are small and what costs is moving weights between the
-cores' caches, so the epochs keep each core on its own block of a weight (transposed working
+cores' caches, so those epochs keep each core on its own block of a weight (transposed working
 copies, products split by columns); from it on, the products are large enough for OpenBLAS's
 own threading and row-major buffers. The epochs' comments give the reason for each choice;
 ``make bench`` (batches 100 and 1000) measures both sides of the switch.
