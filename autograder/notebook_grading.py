@@ -28,8 +28,10 @@ notebook runs its experiments (seed, size, epoch sweeps) at a reduced size, whil
 cell, visible check and hidden test runs as it is, so the scores are those of a full run; the
 autograded notebooks that the formgrader shows then hold the quick outputs. ``--full`` (``make
 grade-notebooks QUICK=0``) runs them at the students' size. The variable is set for every kernel
-nbgrader starts, so a new notebook that asks ``nnlib.quick_mode()`` needs nothing here. A change
-of mode alone does not regrade anyone (it changes no score); ``--force`` does.
+nbgrader starts, so a new notebook that asks ``nnlib.quick_mode()`` needs nothing here.
+``notebook_grading.json`` records the mode each notebook was graded in (``"quick"``), which
+says what the formgrader's copy shows; a change of mode alone does not regrade anyone (it
+changes no score); ``--force`` does.
 
 **Grading kernels.** Each student's kernels read the IPython settings of
 ``autograder/grading_kernel`` (through a scratch ``IPYTHONDIR`` and ``PYTHONPATH``): figures are

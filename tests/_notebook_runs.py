@@ -15,10 +15,9 @@ Every run is in quick mode (``NNLIB_QUICK=1``, as ``make grade-notebooks`` grade
 shrink, every check and hidden test runs as it is. The full-size run of every solution notebook is
 ``make book`` (part of ``make course`` and of ``make test-browser``, both run by ``.ci/run``), which
 fails when any cell raises: at full size the book takes about as long as the rest of these runs
-together, more than the default suite's ten minutes can hold on a shared 2-core machine. Kernels
-run with one BLAS
-thread each, so that four of them share two cores without thrashing. nbgrader runs as the grader
-runs it (:data:`autograder.notebook_grading.NBGRADER`).
+together, more than the default suite's ten minutes can hold on a shared 2-core machine.
+Kernels run with one BLAS thread each, so that four of them share two cores without thrashing.
+nbgrader starts as the grader starts it (:data:`nnlib.presubmit.NBGRADER`).
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ import build_book  # noqa: E402
 import release_notebooks  # noqa: E402
 
 from autograder import notebook_grading  # noqa: E402
-from autograder.notebook_grading import NBGRADER  # noqa: E402
 from autograder.student_copy import make_student_copy  # noqa: E402
+from nnlib.presubmit import NBGRADER  # noqa: E402
 from nnlib.quick import QUICK_ENV  # noqa: E402
 from nnlib.tasks import NOTEBOOKS  # noqa: E402
 
