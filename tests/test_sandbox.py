@@ -171,6 +171,22 @@ def test_set_up_failure_is_reported_on_the_launcher_channel(tmp_path):
         sandbox._launch(tmp_path / "a", tmp_path / "a", 0, argv_tail=["-c", ""])
 
 
+@pytest.mark.skipif(not ROOT, reason="the namespace sandbox needs root")
+def test_an_unexpected_set_up_error_in_the_namespace_names_itself(tmp_path, monkeypatch):
+    """An error the launcher does not expect, raised while it builds the namespace's file
+    system, still reaches the grader by name instead of "exited without a word"."""
+    from autograder.grader import sandbox as sandbox_module
+
+    sandbox = Sandbox("auto")  # namespace where it works here
+    if sandbox.mode != "namespace":
+        pytest.skip(f"namespaces are not available here (mode {sandbox.mode!r})")
+    monkeypatch.setattr(sandbox_module, "_site_package_dirs", lambda: 5)  # not a list
+    attempt = tmp_path / "attempt"
+    (attempt / "sandbox").mkdir(parents=True)
+    with pytest.raises(SandboxError, match="fail setup: TypeError: 'int' object is not iterable"):
+        sandbox._launch(attempt, attempt / "sandbox", 0, argv_tail=["-c", ""])
+
+
 def test_a_child_that_fails_before_any_student_code_is_the_graders_failure(tmp_path):
     """No student code runs before the first "start" line: a child that stops there is a
     broken sandbox, never a task's failure (which would be a silent wrong grade)."""

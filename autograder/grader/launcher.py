@@ -274,6 +274,10 @@ def main():
         _report(setup_fd, f"fail {exc.stage}: {exc}")
     except OSError as exc:
         _report(setup_fd, f"fail setup: {exc}")
+    except SystemExit:  # the namespace's first process, passing on its init's status
+        raise
+    except BaseException as exc:  # anything else: say what, never exit without a word
+        _report(setup_fd, f"fail setup: {type(exc).__name__}: {exc}")
     os._exit(96)
 
 
