@@ -1,7 +1,8 @@
 """The expensive runs behind tests/test_notebooks.py and tests/test_book.py, done once per session.
 
-Executing notebooks dominates the cost, so every run starts together and the two test modules
-share the results (:func:`course_runs` caches them in this module, which both import):
+Executing notebooks dominates the cost, so the runs below start together, as the session starts
+(``tests/conftest.py``, which also runs the two modules that need them last), and the two test
+modules share the results (:func:`course_runs` caches them in this module, which both import):
 
 - the book: ``scripts/build_book.py`` executes every solution notebook (a subprocess);
 - ``nbgrader validate`` of every solution notebook (a subprocess);
@@ -182,7 +183,7 @@ def _run_student_notebook(path: Path, student_dir: Path):
 
 
 def start(base: Path) -> Runs:
-    """Start every run; return once the student notebooks are done (the rest keeps going)."""
+    """Start every background run (book, validate, the two autograde runs); return at once."""
     base.mkdir(parents=True, exist_ok=True)
     release = base / "release"
     release_notebooks.generate(release)
@@ -211,25 +212,49 @@ def start(base: Path) -> Runs:
         ).start(grading_env),
         "release": _grading_course(base, "release", release, ".ipynb").start(grading_env),
     }
-    runs = Runs(base, release, student_dir / "nnlib", book, book_run, validate_run, grade_runs)
+    return Runs(base, release, student_dir / "nnlib", book, book_run, validate_run, grade_runs)
 
-    t0 = time.perf_counter()
-    for name in NOTEBOOKS:
-        runs.student_notebooks[name] = _run_student_notebook(
-            release / name / f"{name}.ipynb", student_dir
-        )
-    runs.student_seconds = time.perf_counter() - t0
-    return runs
+
+def _background(runs: Runs) -> list[Background]:
+    return [runs.book_run, runs.validate_run, *runs.grade_runs.values()]
 
 
 _CACHE: dict[str, Runs] = {}
 
 
+def begin_course_runs(tmp_path_factory) -> None:
+    """Start the background runs now, if not yet started.
+
+    ``tests/conftest.py`` calls this as the session starts when the book's or the notebooks'
+    tests are selected, and runs those tests last: the runs then go on while the rest of the
+    suite runs, mostly on the core that the suite's single-threaded tests leave idle.
+    """
+    if "started" not in _CACHE:
+        _CACHE["started"] = start(tmp_path_factory.mktemp("course"))
+
+
+def stop_course_runs() -> None:
+    """Kill the background runs still going (a session that ends before it needs them)."""
+    runs = _CACHE.get("started")
+    for run in _background(runs) if runs is not None else ():
+        if run.returncode is None and run.process.poll() is None:
+            run.process.kill()
+            run.wait()
+
+
 def course_runs(tmp_path_factory) -> Runs:
-    """All runs, started on first use and finished before returning; shared by both modules."""
+    """All runs, finished; started on first use if :func:`begin_course_runs` did not start
+    them. The released notebooks run here, in this process, against the student copy."""
     if "runs" not in _CACHE:
-        runs = start(tmp_path_factory.mktemp("course"))
-        for run in (runs.book_run, runs.validate_run, *runs.grade_runs.values()):
+        begin_course_runs(tmp_path_factory)
+        runs = _CACHE["started"]
+        t0 = time.perf_counter()
+        for name in NOTEBOOKS:
+            runs.student_notebooks[name] = _run_student_notebook(
+                runs.release / name / f"{name}.ipynb", runs.student_nnlib.parent
+            )
+        runs.student_seconds = time.perf_counter() - t0
+        for run in _background(runs):
             run.wait()
         _CACHE["runs"] = runs
     return _CACHE["runs"]

@@ -5,6 +5,9 @@ import pytest
 
 from nnlib.tasks import TASKS
 
+# Their tests wait on the long background runs of tests/_notebook_runs.py.
+_RUNS_MODULES = ("test_book.py", "test_notebooks.py")
+
 
 def pytest_configure(config):
     for task in TASKS:
@@ -16,3 +19,21 @@ def pytest_configure(config):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the book's and the notebooks' tests last (the order is otherwise kept), so that
+    their background runs, started as the session starts, overlap the rest of the suite."""
+    items.sort(key=lambda item: item.path.name in _RUNS_MODULES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _course_runs_in_background(request, tmp_path_factory):
+    if any(item.path.name in _RUNS_MODULES for item in request.session.items):
+        from _notebook_runs import begin_course_runs, stop_course_runs
+
+        begin_course_runs(tmp_path_factory)
+        yield
+        stop_course_runs()
+    else:
+        yield

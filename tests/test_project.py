@@ -1,6 +1,7 @@
 """The project's own files agree with each other: dependencies, README, CI, Makefile."""
 
 import re
+import shlex
 import subprocess
 import tomllib
 from pathlib import Path
@@ -45,6 +46,21 @@ def test_readme_first_screen_gives_the_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M), ".ci/run must call `make test`, as the README says"
+
+
+def test_the_readme_one_task_test_command_runs_as_written():
+    """The README's command for one student task's tests selects that task's tests and passes."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"`(\.venv/bin/pytest -m task_\w+)`", readme)
+    assert len(found) == 1, f"expected one `.venv/bin/pytest -m task_...` command: {found}"
+    words = shlex.split(found[0])
+    run = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    tail = run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.returncode == 0, f"`{found[0]}` failed in {ROOT}:\n{tail}"
+    counts = re.search(r"(\d+) passed, (\d+) deselected", run.stdout)
+    assert counts and int(counts[1]) > 0 and int(counts[2]) > 0, (
+        f"`{found[0]}` should run that task's tests and deselect the rest:\n{tail}"
+    )
 
 
 def test_make_help_lists_every_target():
