@@ -136,3 +136,29 @@ def test_presubmit_says_how_to_install_nbgrader_when_it_is_missing(tmp_path, mon
     monkeypatch.setattr(presubmit, "NBGRADER", [sys.executable, "-S", *presubmit.NBGRADER[1:]])
     passed, said = presubmit.validate(notebook, timeout=60)
     assert not passed and said == 'nbgrader is not installed: pip install -e ".[notebooks]"', said
+
+
+# Each of the kit's processes that imports nbformat or nbgrader, and that import; the check
+# after it is that jsonschema's optional IRI grammar (seconds of CPU) was not loaded.
+_IRI_GRAMMAR_SKIPPERS = {
+    "release_notebooks": "import release_notebooks, nbformat",
+    "build_book": "import build_book, nbclient",
+    "self_study": "import self_study, nbformat",
+    "notebook_grading": "import autograder.notebook_grading, nbgrader.api",
+    "NBGRADER": None,  # nnlib.presubmit's nbgrader command, up to its main()
+}
+
+
+@pytest.mark.parametrize("name", sorted(_IRI_GRAMMAR_SKIPPERS))
+def test_the_kit_skips_jsonschemas_optional_iri_grammar(name):
+    from nnlib.presubmit import NBGRADER
+
+    probe = "assert sys.modules.get('rfc3987_syntax', 0) is None, 'the IRI grammar was imported'"
+    code = _IRI_GRAMMAR_SKIPPERS[name]
+    if code is None:
+        assert NBGRADER[2].endswith("; main()"), NBGRADER
+        code = NBGRADER[2].removesuffix("main()") + "import nbformat"
+    command = [sys.executable, "-c", f"{code}; import sys; {probe}"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), str(ROOT)])}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"{name}: {run.stdout}{run.stderr}"

@@ -32,17 +32,27 @@ _NO_NBGRADER = re.compile(r"No module named '?nbgrader\b")
 
 # ``python -m nbgrader``, minus one optional import. nbformat imports jsonschema, and jsonschema
 # imports rfc3987_syntax when it is installed (jupyter-events asks for jsonschema[format-nongpl]);
-# that module compiles an IRI grammar with lark as it is imported, seconds of CPU in every nbgrader
-# process, for the "iri" string formats, which nothing nbgrader runs checks (nbformat validates
-# notebooks without a format checker). Marking it absent in sys.modules makes jsonschema proceed as
-# if it were not installed; everything else is nbgrader's own command line. The kit's release and
-# grading scripts start nbgrader with this command too.
+# that module compiles an IRI grammar with lark as it is imported, about 3 s of CPU in every
+# process that imports nbformat or nbgrader, for the "iri" string formats, which nothing nbgrader
+# or the kit runs checks (nbformat validates notebooks without a format checker). Marking it absent
+# in sys.modules makes jsonschema proceed as if it were not installed; everything else is
+# nbgrader's own command line. The kit's release and grading scripts start nbgrader with this
+# command too, and skip the import in their own processes (skip_iri_grammar).
+_SKIP_IRI_GRAMMAR = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"
 NBGRADER = [
     sys.executable,
     "-c",
-    "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
-    "from nbgrader.apps.nbgraderapp import main; main()",
+    f"{_SKIP_IRI_GRAMMAR}; from nbgrader.apps.nbgraderapp import main; main()",
 ]
+
+
+def skip_iri_grammar() -> None:
+    """Skip jsonschema's optional IRI grammar in this process, as :data:`NBGRADER` does.
+
+    Call it before nbformat, nbclient or nbgrader is first imported; afterwards it changes
+    nothing. jsonschema then treats ``rfc3987_syntax`` as not installed.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def library_summary() -> tuple[bool, list[str]]:
