@@ -32,7 +32,7 @@ _NO_NBGRADER = re.compile(r"No module named '?nbgrader\b")
 
 # ``python -m nbgrader``, minus one optional import. nbformat imports jsonschema, and jsonschema
 # imports rfc3987_syntax when it is installed (jupyter-events asks for jsonschema[format-nongpl]);
-# that module compiles an IRI grammar with lark as it is imported, about 3 s of CPU in every
+# that module compiles an IRI grammar with lark as it is imported, seconds of CPU in every
 # process that imports nbformat or nbgrader, for the "iri" string formats, which nothing nbgrader
 # or the kit runs checks (nbformat validates notebooks without a format checker). Marking it absent
 # in sys.modules makes jsonschema proceed as if it were not installed; everything else is
