@@ -29,10 +29,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nnlib.presubmit import NBGRADER, skip_iri_grammar  # nbgrader's command line, minus a slow
-from nnlib.tasks import NOTEBOOKS  # optional import, which skip_iri_grammar skips here too
+from nnlib.presubmit import NBGRADER, skip_iri_grammar  # nbgrader's command line (see there)
+from nnlib.tasks import NOTEBOOKS
 
-skip_iri_grammar()
+skip_iri_grammar()  # seconds of an optional import nbformat would make (see there)
 import nbformat  # noqa: E402  (after skip_iri_grammar)
 
 ROOT = Path(__file__).resolve().parent.parent
