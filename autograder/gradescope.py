@@ -4,10 +4,11 @@
 
 The zip holds ``setup.sh`` and ``run_autograder`` at its root, the reference ``nnlib``
 (``src/nnlib``) and the grader (``autograder/``). On Gradescope, ``setup.sh`` installs Python
-and numpy into ``/autograder/venv``; ``run_autograder`` grades ``/autograder/submission``
-(the student bundle, uploaded as a folder or zip) with ``python -m autograder.gradescope run``
-and writes ``/autograder/results/results.json`` in Gradescope's schema: one test per task
-(``name``, ``score``, ``max_score``, ``status``, ``output``, ``visibility``) and the total.
+and, into ``/autograder/venv``, the packages of the zip's ``requirements.txt``
+(:data:`REQUIREMENTS`); ``run_autograder`` grades ``/autograder/submission`` (the student
+bundle, uploaded as a folder or zip) with ``python -m autograder.gradescope run`` and writes
+``/autograder/results/results.json`` in Gradescope's schema: one test per task (``name``,
+``score``, ``max_score``, ``status``, ``output``, ``visibility``) and the total.
 ``GRADESCOPE_ROOT`` and ``GRADESCOPE_PYTHON`` override ``/autograder`` and the interpreter, so
 the same script runs in a test.
 
