@@ -4,12 +4,14 @@ a class CSV in which nothing that could not be graded passes for a plain zero.""
 
 import json
 import os
+import subprocess
 import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _kit_copy import ROOT, copy_kit, make_env
 
 from autograder.collect import CollectError, collect, read_timestamps
 from autograder.merge import MergeError, merge
@@ -17,6 +19,7 @@ from nnlib.tasks import TASKS
 
 LIB = sum(task.points for task in TASKS)  # the library's maximum, as the grader writes it
 
+NB = "01_linear_classifiers"
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
@@ -83,6 +86,31 @@ def test_collect_refuses_an_empty_folder_and_a_bad_time(tmp_path):
     bad = _write(tmp_path / "t.csv", "student_id,timestamp\nalice,yesterday\n")
     with pytest.raises(CollectError, match=r"t.csv line 2: not a time: 'yesterday'"):
         read_timestamps(bad)
+
+
+def test_make_collect_with_timestamps_as_the_readme_gives_it(tmp_path):
+    """``make collect SUBMISSIONS=dir TIMESTAMPS=times.csv``, the README's form, run in a fresh
+    copy of the kit: the CSV's time, not the file's, becomes the hand-in time."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "`make collect SUBMISSIONS=dir`" in readme and "`TIMESTAMPS=times.csv`" in readme, (
+        "the README no longer gives `make collect SUBMISSIONS=dir` with `TIMESTAMPS=times.csv`"
+    )
+    kit = copy_kit(tmp_path / "kit")
+    _write(kit / "subs" / "alice" / "notebooks" / NB / f"{NB}.ipynb", NOTEBOOK)
+    _write(kit / "times.csv", "student_id,timestamp\nalice,2026-11-21T08:00:00+01:00\n")
+    run = subprocess.run(
+        ["make", "collect", "SUBMISSIONS=subs", "TIMESTAMPS=times.csv"],
+        cwd=kit,
+        env=make_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    stamp = kit / "grading" / "submitted" / "alice" / NB / "timestamp.txt"
+    assert stamp.read_text().strip() == "2026-11-21T07:00:00+00:00"
+    manifest = (kit / "grading" / "submissions.csv").read_text().splitlines()
+    assert manifest[1].startswith("alice,alice,2026-11-21T07:00:00+00:00,timestamps CSV,"), manifest
 
 
 # ----------------------------------------------------------------------------- merge

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _kit_copy import copy_kit, make_env
 
 from autograder.grader.corpus import build_sample, load_samples
 from autograder.gradescope import build_zip
@@ -34,6 +35,25 @@ def test_zip_has_setup_and_run_autograder_at_its_root(autograder_zip):
     assert "src/nnlib/losses.py" in names and "autograder/grader/runner.py" in names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert not any(n.startswith("autograder/samples") for n in names)
+
+
+def test_make_gradescope_writes_the_zip_the_readme_names(tmp_path):
+    """``make gradescope``, run as the README gives it in a fresh copy of the kit, writes
+    ``build/gradescope/autograder.zip`` with the files of :func:`build_zip`."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"`(make gradescope)` writes `(build/gradescope/autograder\.zip)`", readme)
+    assert found, "the README no longer gives `make gradescope` and the zip it writes"
+    kit = copy_kit(tmp_path / "kit")
+    run = subprocess.run(
+        found.group(1).split(), cwd=kit, env=make_env(), capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    with zipfile.ZipFile(kit / found.group(2)) as made:
+        names = set(made.namelist())
+    with zipfile.ZipFile(build_zip(tmp_path / "direct.zip")) as direct:
+        assert names == set(direct.namelist())
+    assert {"setup.sh", "run_autograder", "requirements.txt"} <= names
 
 
 def _gradescope_root(tmp_path, autograder_zip, sample, placeholders=None):

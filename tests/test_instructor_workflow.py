@@ -386,6 +386,26 @@ def test_quick_mode_is_the_default_and_quick_0_grades_at_full_size(tmp_path):
         assert typo.returncode != 0 and "QUICK=yes is not understood" in typo.stderr, typo.stderr
 
 
+def test_grade_notebooks_passes_jobs_and_force_as_the_readme_says(tmp_path):
+    """The README's ``JOBS=n`` and ``FORCE=1`` of ``make grade-notebooks`` reach the grading
+    command as ``--jobs n`` and ``--force``; without them, every core and no force. Checked
+    with ``make -n``."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "(`JOBS=n`)" in readme and "`FORCE=1` regrades everyone" in readme
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".installed").touch()  # newer than pyproject.toml: no install
+    given = _dry_run(tmp_path, "grade-notebooks", "JOBS=3", "FORCE=1")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "--jobs 3 --force" in given.stdout, given.stdout
+    default = _dry_run(tmp_path, "grade-notebooks")
+    assert default.returncode == 0, default.stdout + default.stderr
+    cores = len(os.sched_getaffinity(0))  # what nproc counts
+    assert f"--jobs {cores}" in default.stdout, default.stdout
+    assert "--force" not in default.stdout, default.stdout
+
+
 def test_the_grading_kernels_get_the_mode_whatever_the_shell_says(monkeypatch):
     from autograder import notebook_grading
 

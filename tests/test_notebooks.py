@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _kit_copy import copy_kit, make_env
 from _notebook_runs import NOTEBOOKS, ROOT, course_runs, release_notebooks
 
 from autograder.student_copy import stub_message
@@ -184,6 +185,32 @@ def test_committed_release_is_up_to_date(runs):
         assert release_notebooks.normalized(RELEASED[name]) == release_notebooks.normalized(
             fresh
         ), f"notebooks/{name} is stale: run make release-notebooks"
+
+
+def test_make_release_notebooks_regenerates_notebooks_as_the_readme_says(tmp_path):
+    """``make release-notebooks``, run as the README gives it in a fresh copy of the kit, writes
+    every released notebook again from ``solutions/``: one deleted and one emptied come back
+    equal to the committed ones."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`make release-notebooks`" in readme, "the README no longer gives the command"
+    kit = copy_kit(tmp_path / "kit")
+    first, second = NOTEBOOKS[0], NOTEBOOKS[-1]
+    (kit / "notebooks" / first / f"{first}.ipynb").unlink()
+    (kit / "notebooks" / second / f"{second}.ipynb").write_text("{}")
+    run = subprocess.run(
+        ["make", "release-notebooks"],
+        cwd=kit,
+        env=make_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for name in NOTEBOOKS:
+        written = kit / "notebooks" / name / f"{name}.ipynb"
+        assert release_notebooks.normalized(written) == release_notebooks.normalized(
+            RELEASED[name]
+        ), f"make release-notebooks wrote a notebooks/{name} unlike the committed one"
 
 
 def test_release_replaces_answers_with_stubs(runs):

@@ -73,3 +73,12 @@ def test_make_help_lists_every_target():
     ).stdout
     for target in documented:
         assert re.search(rf"^{target}\s", help_text, re.M), f"`make help` does not list {target}"
+
+
+def test_make_lint_runs_as_the_readme_gives_it():
+    """``make lint``, which the README gives, runs ruff's check and format check on the kit and
+    passes."""
+    assert "`make lint` runs ruff" in (ROOT / "README.md").read_text(encoding="utf-8")
+    run = subprocess.run(["make", "lint"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"`make lint` failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    assert "ruff check" in run.stdout and "ruff format --check" in run.stdout, run.stdout
