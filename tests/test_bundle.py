@@ -5,6 +5,7 @@ scikit-learn and pytest from the configured mirrors takes most of a minute).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,38 @@ def test_one_task_runs_alone_by_its_marker(bundle):
     collected = (f"1/{len(TASKS)} tests collected", "1 test collected")
     assert any(phrase in result.stdout for phrase in collected), result.stdout
     assert Path(bundle / "tests" / "test_03_two_layer_network.py").is_file()
+
+
+@pytest.mark.slow
+def test_readme_test_commands_run_as_written(fresh_venv, bundle, tmp_path):
+    """The bundle README's "Run the visible tests" block, each line run as written with the
+    fresh environment's ``bin`` first on PATH, in a bundle whose library is the reference: every
+    command passes, the marker selects one task's test and the file one notebook's tests."""
+    commands = readme_block(
+        (bundle / "README.md").read_text(encoding="utf-8"), "Run the visible tests"
+    )
+    assert [c.split()[0] for c in commands] == ["pytest"] * 3, commands
+    solved = tmp_path / "solved"
+    shutil.copytree(bundle, solved)
+    shutil.rmtree(solved / "src" / "nnlib")
+    shutil.copytree(
+        REFERENCE, solved / "src" / "nnlib", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{fresh_venv.parent}{os.pathsep}{env.get('PATH', '')}"  # as if activated
+    env["PYTHONPATH"] = str(solved / "src")  # the editable install points at the stubs' copy
+    passed = {}
+    for command in commands:
+        run = _run(command.split(), cwd=solved, env=env)
+        assert run.returncode == 0, f"`{command}` failed:\n{run.stdout[-3000:]}{run.stderr}"
+        counts = re.search(r"(\d+) passed(?:, (\d+) deselected)?", run.stdout)
+        assert counts, run.stdout[-2000:]
+        passed[command] = (int(counts[1]), int(counts[2] or 0))
+    everything, marker, one_file = commands
+    assert passed[everything] == (len(TASKS), 0), passed
+    assert passed[marker] == (1, len(TASKS) - 1), passed
+    in_file = sum(task.notebook == NOTEBOOKS[0] for task in TASKS)
+    assert one_file.endswith(f"test_{NOTEBOOKS[0]}.py") and passed[one_file] == (in_file, 0), passed
 
 
 # ---- the student's submit command, as the bundle's README gives it ------------------------
