@@ -317,8 +317,8 @@ class Sandbox:
         remove both afterwards. Yields the child's folder.
 
         ``namespace``: the folder is a tmpfs limited to twice the scratch limits (a hard
-        bound; the poll reports the flood before it). Root modes: the folders on the way
-        are entered by the slot's group only.
+        bound; the poll reports the flood before it). ``uid``: the folders on the way are
+        entered by the slot's group only; in the other modes both folders keep mode 700.
         """
         attempt_dir = Path(attempt_dir)
         attempt_dir.mkdir(mode=0o700)
