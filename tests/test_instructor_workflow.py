@@ -5,7 +5,7 @@ a ``make`` target, run from the kit root), in a copy of every file git knows (co
 not) with the project's ``.venv`` reached through symlinks. The class, built from the bundle
 that ``make release`` writes:
 
-- ``alice``: complete (the reference library, the five solution notebooks), a folder;
+- ``alice``: complete (the reference library, every solution notebook), a folder;
 - ``bob``: a library bug in ``softmax``, notebook 01 solved, a folder;
 - ``carol``: notebook 02 only, no library, a folder;
 - ``dave``: the bundle untouched, zipped as released (``student/`` inside);
