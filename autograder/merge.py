@@ -9,9 +9,10 @@ The notebook CSV has one row per (assignment, student) with ``student_id``, name
 with a ``status`` column (``graded``, ``needs manual grading``, ``not submitted``, ``error:
 ...``); ``nbgrader export``'s file works too, where a row without a timestamp and with a zero
 score counts as not submitted. The library CSV (``nnlib-grade``) has one row per student with
-``library_score``, ``library_max`` and ``status`` (``graded`` or ``error: ...``). A library
-submission's id is its folder or zip name, so name submission folders by nbgrader student id.
-The submissions CSV (``make collect``) gives each submission's time and collect status.
+``library_score``, ``library_max`` and ``status`` (``graded``, ``error: ...`` or ``grader
+error: ...``; any but ``graded`` counts the library as missing). A library submission's id
+is its folder or zip name, so name submission folders by nbgrader student id. The
+submissions CSV (``make collect``) gives each submission's time and collect status.
 
 The class CSV has one row per student present in any file: names, each notebook's score, the
 notebook total, the library score and the grand total; ``submitted_at`` (the collected time,
