@@ -139,7 +139,7 @@ def grades_csv(records: list[dict]) -> str:
     """The class CSV: one row per student, the total, the status and every task's score.
 
     A record needs only ``student``, ``score``, ``max_score`` and ``tasks`` (possibly empty);
-    a student whose submission was not graded has status ``error: <why>``."""
+    the status column is :func:`status` of the record."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
