@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from autograder.grader.submission import SubmissionError, list_submissions, student_id
+from autograder.grader.submission import SubmissionError, scan_submissions, student_id
 from nnlib.tasks import NOTEBOOKS
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -65,6 +65,11 @@ class Collected:
         if self.problems:
             return "error: " + "; ".join(self.problems)
         return "collected" if self.notebooks else "no notebooks"
+
+
+def _printable(text: str) -> str:
+    """``text`` writable as UTF-8: a file name that is not (lone surrogates) gets ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _is_notebook(data: bytes) -> bool:
@@ -188,6 +193,10 @@ def collect(
 ) -> list[Collected]:
     """Copy every submission's notebooks under ``course/submitted`` and write the manifest.
 
+    An id the library grader refuses too (two entries with one id, a link in place of a
+    submission, an id that cannot name a file) is collected from nowhere: it gets a manifest
+    row whose status says why.
+
     Raises
     ------
     SubmissionError
@@ -195,15 +204,18 @@ def collect(
     CollectError
         If it holds no submission at all (nothing would be graded).
     """
-    entries = list_submissions(submissions)
-    if not entries:
+    listing = scan_submissions(submissions)
+    if not listing.submissions and not listing.refused:
         raise CollectError(
             f"no submissions in {submissions}: expected one folder or .zip per student, "
             "named by the student's id"
         )
     timestamps = timestamps or {}
-    report = []
-    for submission in entries:
+    report = [
+        Collected(_printable(sid), "", problems=[_printable(reason)])
+        for sid, reason in listing.refused
+    ]
+    for submission in listing.submissions:
         sid = student_id(submission)
         item = Collected(sid, submission.name)
         if sid in timestamps:
@@ -222,6 +234,7 @@ def collect(
                 _write_if_changed(folder / "timestamp.txt", (stamp + "\n").encode())
         item.notebooks = sorted(notebooks)
         report.append(item)
+    report.sort(key=lambda item: item.student.casefold())  # the order of scan_submissions
     write_manifest(Path(course) / MANIFEST, report)
     return report
 
@@ -268,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         found = ", ".join(item.notebooks) if item.notebooks else "no notebooks"
         problems = f"  ! {'; '.join(item.problems)}" if item.problems else ""
         print(f"  {item.student}: {found} ({when}){problems}")
-    print(f"collected {len(report)} submissions into {args.course / 'submitted'}")
+    taken = sum(bool(item.notebooks) for item in report)
+    print(
+        f"collected the notebooks of {taken} of {len(report)} ids into {args.course / 'submitted'}"
+    )
     return 0
 
 

@@ -78,6 +78,25 @@ def test_collect_gives_every_submission_a_status_and_time(tmp_path):
     assert len(manifest) == 4
 
 
+def test_collect_lists_the_ids_it_cannot_take_with_the_reason(tmp_path):
+    """An id the grader refuses (two entries with one id, a link) is listed in the manifest
+    with why, as the README says, not left out without a word."""
+    subs = tmp_path / "subs"
+    _write(subs / "alice" / "notebooks" / NB / f"{NB}.ipynb", NOTEBOOK)
+    _write(subs / "dup" / "notebooks" / NB / f"{NB}.ipynb", NOTEBOOK)
+    with zipfile.ZipFile(subs / "dup.zip", "w") as archive:
+        archive.writestr(f"notebooks/{NB}/{NB}.ipynb", NOTEBOOK)
+    (subs / "link").symlink_to(subs / "alice")
+    report = {i.student: i for i in collect(subs, tmp_path / "course")}
+    assert sorted(report) == ["alice", "dup", "link"]
+    assert report["dup"].status.startswith("error: two entries share the id 'dup'")
+    assert report["link"].status == "error: link is a symbolic link; links are not followed"
+    assert not report["dup"].notebooks and not report["link"].notebooks
+    manifest = (tmp_path / "course" / "submissions.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in manifest[1:]] == ["alice", "dup", "link"]
+    assert sorted(p.name for p in (tmp_path / "course" / "submitted").iterdir()) == ["alice"]
+
+
 def test_collect_refuses_an_empty_folder_and_a_bad_time(tmp_path):
     (tmp_path / "subs").mkdir()
     with pytest.raises(CollectError, match="no submissions in"):
