@@ -191,8 +191,9 @@ def blas_info() -> list[dict]:
     Returns
     -------
     info : list of dict
-        One dict per library, with keys ``library``, ``version``, ``threads``, ``api`` and
-        ``source`` (``"threadpoolctl"`` or ``"numpy build config"``).
+        One dict per library, with keys ``library``, ``version``, ``threads``, ``api``,
+        ``architecture``, ``path`` (``None`` where unknown) and ``source``
+        (``"threadpoolctl"`` or ``"numpy build config"``).
     """
     try:
         from threadpoolctl import threadpool_info
