@@ -23,7 +23,7 @@ def plot_decision_regions(
     Parameters
     ----------
     predict_logits : callable
-        Maps points of shape (M, 2), float32, to logits of shape (M, C).
+        Maps grid points of shape (M, 2), in the dtype of ``X``, to logits of shape (M, C).
     X : ndarray of shape (N, 2), float
     y : ndarray of shape (N,), integer
     ax : matplotlib Axes, optional
