@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from autograder.grader import launcher
+from autograder.grader.cases import task_specs
 from autograder.grader.child_output import Budget, json_depth, read_case
+from autograder.grader.compare import judge_task
 from autograder.grader.corpus import Sample, build_sample, load_samples
 from autograder.grader.grade import Grader
 from autograder.grader.hostfs import others_can_reach
@@ -359,6 +361,33 @@ def test_meta_nesting_and_size_are_bounded(tmp_path):
     (folder / "meta.json").write_text(json.dumps({"error": "x" * 100_000}))
     assert "output too large: meta.json" in read_case(folder)[0]["error"]
     assert json_depth(b'{"a": "[[[[", "b": [[1]]}') == 3
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "crash: {}",  # the prefix of the grader's own reports, which are shown unmasked
+        "crash: crash: {}",
+        "importing {}\nValueError: x",  # the first line of an import error, shown as is
+    ],
+)
+def test_a_child_cannot_dress_its_error_up_as_the_graders(tmp_path, forged):
+    # A child writes its own meta.json (or raises an exception whose cause is named "crash"):
+    # whatever it writes is a student's error, every hidden number in it masked.
+    spec = next(s for s in task_specs() if s.task.function == "softmax")
+    case = spec.cases[0]
+    Z = next(a for a in case.args if isinstance(a, np.ndarray))
+    secret = [f"{v:.6f}" for v in Z.ravel()]
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"error": forged.format(" ".join(secret))})
+    results = {c.name: ({}, {}) for c in spec.cases}
+    results[case.name] = read_case(folder)
+    messages = " ".join(c.message for c in judge_task(spec, results).checks)
+    leaked = [v for v in secret if v in messages]
+    assert not leaked, (
+        f"the child's error {forged!r} reached the feedback unmasked: only the grader may "
+        f"report a crash, and a child's text keeps no hidden number ({leaked[:3]} shown)"
+    )
 
 
 def test_all_outputs_of_a_child_share_one_budget(tmp_path):

@@ -216,7 +216,12 @@ def _read_case_at(fd: int, budget: Budget, scrub) -> tuple[dict, dict]:
     if "error" in meta:
         error = meta["error"] if isinstance(meta["error"], str) else repr(meta["error"])
         error = error[-4000:]
-        meta["error"] = scrub(error) if scrub else error
+        error = scrub(error) if scrub else error
+        # Only the parent reports a crash (its reasons are shown unmasked): a child's text
+        # that starts like one is the child's own error, masked like any other.
+        while error.startswith(CRASH):
+            error = error[len(CRASH) :]
+        meta["error"] = error
     kinds = meta.get("outputs", {})
     if not isinstance(kinds, dict):
         kinds = {}

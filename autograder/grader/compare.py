@@ -124,8 +124,8 @@ def _error_summary(error: str, allowed=frozenset()) -> str:
     if frames:
         file, line, function = frames[-1]
         where = f" (in {function}, line {line} of nnlib/{file})"
-    if lines and lines[0].startswith("importing"):
-        return f"{lines[0]} {last}{where}"
+    if lines and lines[0].startswith("importing"):  # the runner's line, or a child's forgery
+        return f"{mask_inputs(lines[0].strip(), allowed)} {last}{where}"
     return f"raised {last}{where}"
 
 
