@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from autograder.grader import launcher
-from autograder.grader.cases import task_specs
+from autograder.grader.cases import REPLACED, task_specs
 from autograder.grader.child_output import Budget, json_depth, read_case
 from autograder.grader.compare import judge_task
 from autograder.grader.corpus import Sample, build_sample, load_samples
@@ -265,6 +265,55 @@ def relu(Z):
     )
     assert seen.pop(SITE_INSIDE) in (["numpy"], ["numpy", "numpy.libs"]), text
     assert seen and all(not names for names in seen.values()), text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_child_that_grades_a_function_holds_a_right_version_of_it(tmp_path, mode):
+    """The child installs right versions of earlier functions for the tasks that call them
+    (cases.REPLACED); a softmax that finds one, in a loaded module or in a file of its
+    folder, and returns what it gives, must not earn softmax's points."""
+    code = """
+def softmax(Z):
+    import os, sys
+    found = []
+    for module in list(sys.modules.values()):
+        if not getattr(module, "__name__", "nnlib").startswith(("nnlib", "numpy")):
+            found += [getattr(module, k) for k in list(vars(module)) if "softmax" in k]
+    for folder in {os.getcwd(), "/sandbox"}:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d not in ("student", "inputs", "out")]
+            for name in (f for f in files if f.endswith(".py")):
+                space = {"__name__": "found"}
+                try:
+                    with open(os.path.join(root, name)) as f:
+                        exec(f.read(), space)
+                except BaseException:
+                    continue
+                found += [v for k, v in space.items() if "softmax" in k]
+    for fn in found:
+        for args in ((np, Z), (Z,)):
+            try:
+                out = fn(*args)
+            except BaseException:
+                continue
+            if isinstance(out, np.ndarray) and out.shape == Z.shape:
+                return out
+    raise NotImplementedError("no right softmax found")
+"""
+    sample = Sample("borrow", "borrow", "reference", 0, "", [
+        {"module": "losses", "function": "softmax", "code": code}
+    ])  # fmt: skip
+    (record,), _ = _grade(tmp_path, mode, [sample])
+    task = _task(record, "softmax")
+    assert task["score"] == 0, (
+        f"softmax scored {task['score']} with the grader's own right version, found by the "
+        "student's code in the child: a right version may exist only in a child that grades "
+        "none of the functions it replaces"
+    )
+    assert "no right softmax found" in _messages(record, "softmax")
+    for function in REPLACED:  # they call softmax (or topological_order): right versions
+        task = _task(record, function)
+        assert task["score"] == task["points"], (function, _messages(record, function))
 
 
 def test_uid_mode_refuses_while_what_it_protects_is_readable_by_everyone():

@@ -69,6 +69,7 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent.parent
 LAUNCHER = HERE / "launcher.py"
 RUNNER = HERE / "runner.py"
+REPLACEMENTS = HERE / "replacements.py"
 SITE_INSIDE = "/opt/nnlib-grader-site"
 UID_BASE = int(os.environ.get("NNLIB_GRADER_UID_BASE", "61000"))
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
