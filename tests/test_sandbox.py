@@ -334,6 +334,31 @@ def test_uid_mode_refuses_while_what_it_protects_is_readable_by_everyone():
         assert str(Path(nnlib.__file__).parent) in str(info.value)
 
 
+@pytest.mark.parametrize("mode", [0o755, 0o711])
+def test_uid_mode_refuses_while_the_kit_is_open_to_every_user(monkeypatch, mode):
+    """Besides the reference and the grader, the kit holds the solution notebooks (with their
+    hidden tests), grading/ (every student's notebooks, the gradebook) and build/ (the
+    Gradescope zip, reference included): a uid child reads them by their well-known names
+    unless the whole checkout is closed to other users. A folder others may pass through
+    (0711) is open too: nothing needs listing to open solutions/<NN_name>/<NN_name>.ipynb."""
+    if not ROOT:
+        pytest.skip("uid mode needs root")
+    from autograder.grader import sandbox
+
+    kit = Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    try:
+        kit.chmod(mode)
+        monkeypatch.setattr(sandbox, "CHECKOUT", kit)
+        with pytest.raises(SandboxError, match="every user can read") as info:
+            Sandbox("uid")
+    finally:
+        kit.rmdir()
+    assert str(kit) in str(info.value), (
+        f"uid mode started while the kit folder {kit} (mode {mode:o}) let every user in: its "
+        "solutions and grades would be readable by the student's code"
+    )
+
+
 # ------------------------------------------------------------ reading the child's output
 
 

@@ -18,7 +18,9 @@ def others_can_reach(path: Path) -> bool:
     """Whether a user with no relation to ``path``'s owners can read it (mode bits only).
 
     A path that does not exist yet counts as readable when its existing ancestors can be
-    passed through: it will be created with the usual permissions.
+    passed through: it will be created with the usual permissions. A folder that can be
+    passed through counts as readable even when it cannot be listed: what it holds opens by
+    name.
     """
     path = Path(path).resolve()
     for parent in list(path.parents)[::-1]:
@@ -26,7 +28,10 @@ def others_can_reach(path: Path) -> bool:
             return True
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             return False
-    return not path.exists() or bool(os.stat(path).st_mode & stat.S_IROTH)
+    if not path.exists():
+        return True
+    mode = os.stat(path).st_mode
+    return bool(mode & (stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)))
 
 
 def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int, int]:

@@ -22,12 +22,14 @@ queues and memory files (which would outlive it or escape the limits).
     a folder only that user (and root) can enter; the submission's folders on the way are
     open to that user's group only. Numpy is copied into the grader's working folder.
     Everything else is protected only by file permissions: the grader refuses this mode
-    while the reference package, the grader or a folder it is told to keep private (the
-    submissions, the output) is readable by other users (Gradescope's ``run_autograder``
-    makes them private first). Other processes stay visible (no PID namespace). Every
-    process of the user is killed after each child, the parent polls the child's scratch
-    space, and what the user left at the top of the shared temporary folders (``/tmp``,
-    ``/var/tmp``, ``/dev/shm``) is counted while it runs and removed after it.
+    while the reference package, the grader, the kit it belongs to (solutions, grades,
+    builds) or a folder it is told to keep private (the submissions, the output) is open to
+    other users (readable or, for a folder, passable: a known name opens without listing;
+    Gradescope's ``run_autograder`` makes them private first). Other processes stay
+    visible (no PID namespace). Every process of the user is killed after each child, the
+    parent polls the child's scratch space, and what the user left at the top of the
+    shared temporary folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) is counted while it runs
+    and removed after it.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
@@ -221,7 +223,10 @@ class Sandbox:
         if mode in ("namespace", "uid") and not root:
             raise SandboxError(f"sandbox mode {mode!r} needs root; use 'plain'")
         self.python = _python()
-        self.private = [Path(nnlib.__file__).resolve().parent, HERE, *map(Path, private)]
+        # The whole kit: besides the reference and the grader it may hold the solution
+        # notebooks, grading/ (the gradebook, every student's notebooks) and build/.
+        reference = Path(nnlib.__file__).resolve().parent
+        self.private = [reference, HERE, CHECKOUT, *map(Path, private)]
         self._site = None
         self._uid = self._uid_lock = None
         self.note = ""
