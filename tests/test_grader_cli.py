@@ -66,3 +66,37 @@ def test_the_readme_nnlib_grade_command_runs_as_written(tmp_path):
     assert set(by_id) == {"model", "untouched"}, rows
     assert float(by_id["model"][1]) == float(by_id["model"][2]) > 0, rows
     assert float(by_id["untouched"][1]) == 0, rows
+
+
+def test_an_unexpected_error_grading_one_student_never_stops_a_one_job_run(monkeypatch, tmp_path):
+    # --jobs 1 grades in this process: whatever grading one submission raises must cost that
+    # student a "grader error" row (graded again next run), as with --jobs 2, never the class.
+    for sid in ("alice", "bob", "carol"):
+        (tmp_path / "subs" / sid).mkdir(parents=True)
+
+    class FakeGrader:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def grade(self, path):
+            if path.name == "bob":
+                raise ValueError("Maximum allowed dimension exceeded")
+            return {
+                "student": path.name,
+                "score": 1.0,
+                "max_score": 2.0,
+                "tasks": [],
+                "sandbox": "fake",
+                "grader_version": "",
+                "status": "graded",
+            }
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(cli, "Grader", FakeGrader)
+    graded, failed = cli.grade_folder(tmp_path / "subs", tmp_path / "out", jobs=1, echo=lambda s: 0)
+    assert (graded, failed) == (2, 1), "one student's error stopped the others' grading"
+    rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["alice", "bob", "carol"]
+    assert rows[2].split(",")[3].startswith("grader error:"), rows[2]

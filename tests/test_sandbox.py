@@ -428,6 +428,44 @@ def test_declared_sizes_are_checked_before_allocation(tmp_path):
     assert "expected a numeric array" in read_case(folder)[0]["error"]
 
 
+def _npy(shape):
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}, }}".ljust(246)
+    return b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header.encode() + b"\n"
+
+
+@pytest.mark.parametrize("shape", [(0, 10**30), (0, 2**62, 2**62), (0,) + (2**40,) * 7])
+def test_an_empty_array_with_absurd_dimensions_is_refused_not_raised(tmp_path, shape):
+    # Zero bytes of data, so the size check passes, but numpy cannot even describe the array.
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    (folder / "return.npy").write_bytes(_npy(shape))
+    meta, outputs = read_case(folder)  # must not raise: the parent would stop grading
+    assert "output too large" in meta.get("error", ""), (meta, outputs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_child_that_plants_an_unreadable_array_fails_only_its_own_task(tmp_path, mode):
+    code = f"""
+def relu(Z):
+    import json, os
+    with open(os.path.join(".grader", "plan.json")) as f:
+        task = next(t for t in json.load(f)["tasks"] if t["name"] == "relu")
+    for call in task["calls"]:
+        folder = os.path.join("out", "relu", call["case"])
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "return.npy"), "wb") as f:
+            f.write({_npy((0, 10**30))!r})
+        with open(os.path.join(folder, "meta.json"), "w") as f:
+            json.dump({{"outputs": {{"return": "array"}}}}, f)
+    os._exit(0)
+"""
+    (record,), _ = _grade(tmp_path, mode, [_relu_sample("absurd", code)])
+    assert _task(record, "relu")["score"] == 0
+    assert "output too large" in _messages(record, "relu")
+    softmax = _task(record, "softmax")
+    assert softmax["score"] == softmax["points"], "the other tasks were graded as usual"
+
+
 def test_meta_nesting_and_size_are_bounded(tmp_path):
     folder = _case_dir(tmp_path)
     (folder / "meta.json").write_text("[" * 20000 + "]" * 20000)

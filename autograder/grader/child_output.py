@@ -143,11 +143,12 @@ def parse_npy(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> np.ndarray
         raise OutputError(f"{name} has dtype {dtype}; expected a numeric array")
     if len(shape) > MAX_DIMS or any(not isinstance(n, int) or n < 0 for n in shape):
         raise OutputError(f"{name} declares an invalid shape {shape}")
-    count = 1
+    count = bound = 1
     for n in shape:
         count *= n
+        bound *= max(n, 1)  # numpy refuses an empty array whose other dimensions overflow
     size = count * dtype.itemsize
-    if size > limit:
+    if bound * dtype.itemsize > limit:
         raise OutputError(f"output too large: {name} declares shape {shape} ({size} bytes)")
     start = f.tell()
     if len(data) - start != size:

@@ -243,7 +243,7 @@ def _grade_here(todo, mode, task_seconds, seed, finish, private=()) -> None:
         for path, _ in todo:
             try:
                 record = grader.grade(path)
-            except RuntimeError as exc:
+            except Exception as exc:  # as in the pool: a grader problem costs one student only
                 finish(path, None, exc)
             else:
                 finish(path, record, None)
