@@ -359,6 +359,37 @@ def test_uid_mode_refuses_while_the_kit_is_open_to_every_user(monkeypatch, mode)
     )
 
 
+def test_uid_mode_watches_every_folder_its_user_can_write_outside_its_own(monkeypatch, tmp_path):
+    """A uid child can write wherever every user may: a world-writable folder inside /tmp
+    (like /tmp/.X11-unix), or /run/lock, which here is on the root disk. What it leaves
+    there must count against its scratch limit and go with it, or a submission could fill
+    the grading server's disk for every later one."""
+    if not ROOT:
+        pytest.skip("chown needs root")
+    from autograder.grader import sandbox
+    from autograder.grader.hostfs import scratch_usage
+
+    for folder in ("/run/lock", "/var/crash"):
+        if os.path.isdir(folder) and os.stat(folder).st_mode & 0o002:
+            assert os.path.realpath(folder) in sandbox.SHARED_TMP, folder
+    uid = 61999
+    top = tmp_path / "tmp"
+    shared = top / ".X11-unix"  # root's, writable by everyone
+    shared.mkdir(parents=True)
+    shared.chmod(0o1777)
+    hoard = shared / "hoard"
+    hoard.write_bytes(b"x" * 100_000)
+    os.chown(hoard, uid, uid)
+    kept = top / "instructor.txt"
+    kept.write_text("not the child's")
+    monkeypatch.setattr(sandbox, "SHARED_TMP", (str(top),))
+    files, size = scratch_usage(sandbox.SHARED_TMP, uid=uid)
+    assert (files, size >= 100_000) == (1, True), "the child's file was not counted"
+    sandbox.Sandbox._sweep_shared(None, uid)
+    assert not hoard.exists(), "the child's file outlived it"
+    assert shared.is_dir() and kept.exists(), "the sweep removed what was not the child's"
+
+
 # ------------------------------------------------------------ reading the child's output
 
 

@@ -35,8 +35,9 @@ def others_can_reach(path: Path) -> bool:
 
 
 def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int, int]:
-    """Files and bytes under ``tops`` (only those owned by ``uid`` when given), counted
-    without following links and without opening anything; stops after ``cap`` entries."""
+    """Files and bytes under ``tops`` (only those owned by ``uid`` when given, in its own
+    folders and in folders every user may write), counted without following links and
+    without opening anything; stops after ``cap`` entries."""
     files = size = 0
     stack = [(Path(t), uid is None) for t in tops]
     while stack and files < cap:
@@ -55,7 +56,8 @@ def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int
                 if mine:
                     files += 1
                     size += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode) and (mine or uid is None):
+                shared = info.st_mode & stat.S_IWOTH  # e.g. /tmp/.X11-unix: the user's too
+                if stat.S_ISDIR(info.st_mode) and (mine or uid is None or shared):
                     stack.append((Path(entry.path), mine))
                 if files >= cap:
                     break

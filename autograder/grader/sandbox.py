@@ -27,9 +27,9 @@ queues and memory files (which would outlive it or escape the limits).
     other users (readable or, for a folder, passable: a known name opens without listing;
     Gradescope's ``run_autograder`` makes them private first). Other processes stay
     visible (no PID namespace). Every process of the user is killed after each child, the
-    parent polls the child's scratch space, and what the user left at the top of the
-    shared temporary folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) is counted while it runs
-    and removed after it.
+    parent polls the child's scratch space, and what the user left in the folders every
+    user may write (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock``, ``/var/crash`` and
+    the world-writable folders in them) is counted while it runs and removed after it.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
@@ -74,7 +74,14 @@ RUNNER = HERE / "runner.py"
 REPLACEMENTS = HERE / "replacements.py"
 SITE_INSIDE = "/opt/nnlib-grader-site"
 UID_BASE = int(os.environ.get("NNLIB_GRADER_UID_BASE", "61000"))
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+# The folders every user may write (FHS): what a uid child leaves there is counted and removed.
+SHARED_TMP = tuple(
+    dict.fromkeys(
+        os.path.realpath(p)
+        for p in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/var/crash")
+        if os.path.isdir(p)
+    )
+)
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 POLL_SECONDS = 0.1
 
@@ -652,18 +659,22 @@ class Sandbox:
         return found
 
     def _sweep_shared(self, uid: int) -> None:
-        """Remove what the user left at the top of the shared temporary folders (``uid`` mode),
-        so nothing of one submission reaches the next one in the same slot."""
-        for top in SHARED_TMP:
+        """Remove what the user left in the shared temporary folders (``uid`` mode), at their
+        top or in a folder of theirs every user may write (``/tmp/.X11-unix``), so nothing of
+        one submission reaches the next one in the same slot."""
+        stack = list(SHARED_TMP)
+        while stack:
             try:
-                entries = list(os.scandir(top))
+                entries = list(os.scandir(stack.pop()))
             except OSError:
                 continue
             for entry in entries:
                 try:
-                    if entry.stat(follow_symlinks=False).st_uid != uid:
-                        continue
-                    remove_tree(Path(entry.path))
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
+                        remove_tree(Path(entry.path))
+                    elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
+                        stack.append(entry.path)
                 except OSError:
                     continue
 
