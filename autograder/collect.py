@@ -75,7 +75,7 @@ def _printable(text: str) -> str:
 def _is_notebook(data: bytes) -> bool:
     try:
         nb = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return False
     return isinstance(nb, dict) and isinstance(nb.get("cells"), list)
 
@@ -93,7 +93,12 @@ def _notebooks_in(submission: Path) -> tuple[dict[str, bytes], list[str]]:
     if submission.is_dir():
         for name in NOTEBOOKS:
             hits = sorted(submission.glob(f"**/{name}.ipynb"), key=lambda p: len(p.parts))
-            hits = [p for p in hits if ".ipynb_checkpoints" not in p.parts and p.is_file()]
+            # A link (unzip restores them) could point at a classmate's notebook: never followed.
+            hits = [
+                p
+                for p in hits
+                if ".ipynb_checkpoints" not in p.parts and not p.is_symlink() and p.is_file()
+            ]
             if not hits:
                 continue
             if hits[0].stat().st_size > MAX_NOTEBOOK_BYTES:
@@ -118,7 +123,7 @@ def _notebooks_in(submission: Path) -> tuple[dict[str, bytes], list[str]]:
                     problems.append(f"{name}.ipynb is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
                 else:
                     _take(found, problems, name, archive.read(info))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except Exception as exc:  # untrusted bytes: encrypted, unknown method, corrupt data, ...
         raise SubmissionError(f"{submission.name} is not a readable zip file: {exc}") from exc
     return found, problems
 

@@ -132,6 +132,45 @@ def test_make_collect_with_timestamps_as_the_readme_gives_it(tmp_path):
     assert manifest[1].startswith("alice,alice,2026-11-21T07:00:00+00:00,timestamps CSV,"), manifest
 
 
+def test_collect_never_follows_a_link_to_another_students_notebook(tmp_path):
+    # Unzipping a student's zip restores its symbolic links: one that points into a
+    # classmate's folder (or at the solutions) must not be collected as the student's work.
+    subs = tmp_path / "subs"
+    name = "01_linear_classifiers"
+    _write(subs / "alice" / "notebooks" / name / f"{name}.ipynb", NOTEBOOK)
+    link = subs / "mallory" / "notebooks" / name / f"{name}.ipynb"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(Path("..", "..", "..", "alice", "notebooks", name, f"{name}.ipynb"))
+    report = {item.student: item for item in collect(subs, tmp_path / "course")}
+    assert report["alice"].notebooks == [name]
+    assert report["mallory"].notebooks == [], (
+        "collect followed a symbolic link in mallory's folder and took alice's notebook as "
+        "mallory's: only regular files of the submission itself may be collected"
+    )
+    assert not (tmp_path / "course" / "submitted" / "mallory").exists()
+
+
+def test_one_hostile_notebook_or_zip_never_stops_the_collect_of_the_class(tmp_path):
+    subs = tmp_path / "subs"
+    name = "01_linear_classifiers"
+    _write(subs / "amy" / "notebooks" / name / f"{name}.ipynb", NOTEBOOK)
+    # JSON nested far deeper than the parser's recursion limit
+    _write(subs / "deep" / "notebooks" / name / f"{name}.ipynb", "[" * 100_000)
+    # a member the zip module cannot extract (here: an unsupported compression method)
+    with zipfile.ZipFile(subs / "odd.zip", "w") as archive:
+        archive.writestr(f"notebooks/{name}/{name}.ipynb", NOTEBOOK)
+    data = bytearray((subs / "odd.zip").read_bytes())
+    for header in (b"PK\x03\x04", b"PK\x01\x02"):  # method field of both headers -> 99
+        at = data.find(header)
+        offset = 8 if header == b"PK\x03\x04" else 10
+        data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+    (subs / "odd.zip").write_bytes(bytes(data))
+    report = {item.student: item for item in collect(subs, tmp_path / "course")}
+    assert report["amy"].status == "collected", "one bad submission stopped the others"
+    assert report["deep"].status.startswith(f"error: {name}.ipynb is not a readable notebook")
+    assert report["odd"].status.startswith("error: odd.zip is not a readable zip")
+
+
 # ----------------------------------------------------------------------------- merge
 
 NOTEBOOKS_CSV = """assignment,duedate,timestamp,student_id,last_name,first_name,email,\

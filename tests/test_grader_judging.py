@@ -151,6 +151,30 @@ def test_messages_keep_dimensions_and_mask_everything_else():
     assert "deadbeef12" not in mask_inputs("ValueError: deadbeef12 cafe0042")
 
 
+def test_a_traceback_frame_carries_no_hidden_number():
+    # compile(code, "/nnlib/<numbers>.py", "exec") gives a frame any file name, and a code
+    # object any line number: where the error happened is shown only as module names.
+    spec = SPECS["softmax"]
+    case = spec.cases[0]
+    secret = [f"{v:.6f}" for v in _first_array(case).ravel()]
+    spaced, packed = " ".join(secret), "".join(v[-6:] for v in secret)
+    forged = [
+        f'  File "/s/nnlib/{spaced}.py", line 2, in f\nValueError: x',
+        f'  File "/s/nnlib/losses.py", line {packed}, in f\nValueError',
+        f'  File "/s/nnlib/a{packed}.py", line 2, in f{packed}\nValueError',
+    ]
+    for frame in forged:
+        results = {c.name: ({}, {}) for c in spec.cases}
+        results[case.name] = ({"error": "Traceback (most recent call last):\n" + frame}, {})
+        messages = " ".join(c.message for c in judge_task(spec, results).checks)
+        leaked = [v for v in secret if v in messages or v[-6:] in messages]
+        assert not leaked, f"a forged traceback frame showed hidden inputs: {messages[:300]}"
+    results = {c.name: ({}, {}) for c in spec.cases}
+    results[case.name] = _raised("ValueError: x")
+    messages = " ".join(c.message for c in judge_task(spec, results).checks)
+    assert "(in f, line 3 of nnlib/two_layer.py)" in messages, messages
+
+
 def _first_array(case):
     """The first array among a case's arguments (a graph's first value)."""
     for arg in case.args:

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from autograder.grader import launcher
+from autograder.grader.cases import REPLACED, task_specs
 from autograder.grader.child_output import Budget, json_depth, read_case
+from autograder.grader.compare import judge_task
 from autograder.grader.corpus import Sample, build_sample, load_samples
 from autograder.grader.grade import Grader
 from autograder.grader.hostfs import others_can_reach
@@ -265,6 +267,55 @@ def relu(Z):
     assert seen and all(not names for names in seen.values()), text
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_no_child_that_grades_a_function_holds_a_right_version_of_it(tmp_path, mode):
+    """The child installs right versions of earlier functions for the tasks that call them
+    (cases.REPLACED); a softmax that finds one, in a loaded module or in a file of its
+    folder, and returns what it gives, must not earn softmax's points."""
+    code = """
+def softmax(Z):
+    import os, sys
+    found = []
+    for module in list(sys.modules.values()):
+        if not getattr(module, "__name__", "nnlib").startswith(("nnlib", "numpy")):
+            found += [getattr(module, k) for k in list(vars(module)) if "softmax" in k]
+    for folder in {os.getcwd(), "/sandbox"}:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d not in ("student", "inputs", "out")]
+            for name in (f for f in files if f.endswith(".py")):
+                space = {"__name__": "found"}
+                try:
+                    with open(os.path.join(root, name)) as f:
+                        exec(f.read(), space)
+                except BaseException:
+                    continue
+                found += [v for k, v in space.items() if "softmax" in k]
+    for fn in found:
+        for args in ((np, Z), (Z,)):
+            try:
+                out = fn(*args)
+            except BaseException:
+                continue
+            if isinstance(out, np.ndarray) and out.shape == Z.shape:
+                return out
+    raise NotImplementedError("no right softmax found")
+"""
+    sample = Sample("borrow", "borrow", "reference", 0, "", [
+        {"module": "losses", "function": "softmax", "code": code}
+    ])  # fmt: skip
+    (record,), _ = _grade(tmp_path, mode, [sample])
+    task = _task(record, "softmax")
+    assert task["score"] == 0, (
+        f"softmax scored {task['score']} with the grader's own right version, found by the "
+        "student's code in the child: a right version may exist only in a child that grades "
+        "none of the functions it replaces"
+    )
+    assert "no right softmax found" in _messages(record, "softmax")
+    for function in REPLACED:  # they call softmax (or topological_order): right versions
+        task = _task(record, function)
+        assert task["score"] == task["points"], (function, _messages(record, function))
+
+
 def test_uid_mode_refuses_while_what_it_protects_is_readable_by_everyone():
     if not ROOT:
         pytest.skip("uid mode needs root")
@@ -281,6 +332,62 @@ def test_uid_mode_refuses_while_what_it_protects_is_readable_by_everyone():
     assert str(shared / "grades") in str(info.value)
     if others_can_reach(Path(nnlib.__file__).parent):
         assert str(Path(nnlib.__file__).parent) in str(info.value)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o711])
+def test_uid_mode_refuses_while_the_kit_is_open_to_every_user(monkeypatch, mode):
+    """Besides the reference and the grader, the kit holds the solution notebooks (with their
+    hidden tests), grading/ (every student's notebooks, the gradebook) and build/ (the
+    Gradescope zip, reference included): a uid child reads them by their well-known names
+    unless the whole checkout is closed to other users. A folder others may pass through
+    (0711) is open too: nothing needs listing to open solutions/<NN_name>/<NN_name>.ipynb."""
+    if not ROOT:
+        pytest.skip("uid mode needs root")
+    from autograder.grader import sandbox
+
+    kit = Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    try:
+        kit.chmod(mode)
+        monkeypatch.setattr(sandbox, "CHECKOUT", kit)
+        with pytest.raises(SandboxError, match="every user can read") as info:
+            Sandbox("uid")
+    finally:
+        kit.rmdir()
+    assert str(kit) in str(info.value), (
+        f"uid mode started while the kit folder {kit} (mode {mode:o}) let every user in: its "
+        "solutions and grades would be readable by the student's code"
+    )
+
+
+def test_uid_mode_watches_every_folder_its_user_can_write_outside_its_own(monkeypatch, tmp_path):
+    """A uid child can write wherever every user may: a world-writable folder inside /tmp
+    (like /tmp/.X11-unix), or /run/lock, which here is on the root disk. What it leaves
+    there must count against its scratch limit and go with it, or a submission could fill
+    the grading server's disk for every later one."""
+    if not ROOT:
+        pytest.skip("chown needs root")
+    from autograder.grader import sandbox
+    from autograder.grader.hostfs import scratch_usage
+
+    for folder in ("/run/lock", "/var/crash"):
+        if os.path.isdir(folder) and os.stat(folder).st_mode & 0o002:
+            assert os.path.realpath(folder) in sandbox.SHARED_TMP, folder
+    uid = 61999
+    top = tmp_path / "tmp"
+    shared = top / ".X11-unix"  # root's, writable by everyone
+    shared.mkdir(parents=True)
+    shared.chmod(0o1777)
+    hoard = shared / "hoard"
+    hoard.write_bytes(b"x" * 100_000)
+    os.chown(hoard, uid, uid)
+    kept = top / "instructor.txt"
+    kept.write_text("not the child's")
+    monkeypatch.setattr(sandbox, "SHARED_TMP", (str(top),))
+    files, size = scratch_usage(sandbox.SHARED_TMP, uid=uid)
+    assert (files, size >= 100_000) == (1, True), "the child's file was not counted"
+    sandbox.Sandbox._sweep_shared(None, uid)
+    assert not hoard.exists(), "the child's file outlived it"
+    assert shared.is_dir() and kept.exists(), "the sweep removed what was not the child's"
 
 
 # ------------------------------------------------------------ reading the child's output
@@ -340,16 +447,100 @@ def test_declared_sizes_are_checked_before_allocation(tmp_path):
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000,), }".ljust(117)
     data = b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header.encode()
     (folder / "return.npy").write_bytes(data + b"\n" + b"\0" * 80)
-    assert (
-        "output too large: return.npy declares shape (10000000000,)"
-        in read_case(folder)[0]["error"]
-    )
+    assert "output too large: return.npy declares more than" in read_case(folder)[0]["error"]
     np.save(folder / "return.npy", np.zeros(4))
     with open(folder / "return.npy", "ab") as f:
         f.write(b"\0" * 8)  # more data than the header declares
     assert "header declares 32 bytes" in read_case(folder)[0]["error"]
     np.save(folder / "return.npy", np.array(["a", "b"]))
     assert "expected a numeric array" in read_case(folder)[0]["error"]
+
+
+def _npy(shape):
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}, }}".ljust(246)
+    return b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header.encode() + b"\n"
+
+
+@pytest.mark.parametrize("shape", [(0, 10**30), (0, 2**62, 2**62), (0,) + (2**40,) * 7])
+def test_an_empty_array_with_absurd_dimensions_is_refused_not_raised(tmp_path, shape):
+    # Zero bytes of data, so the size check passes, but numpy cannot even describe the array.
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    (folder / "return.npy").write_bytes(_npy(shape))
+    meta, outputs = read_case(folder)  # must not raise: the parent would stop grading
+    assert "output too large" in meta.get("error", ""), (meta, outputs)
+
+
+@pytest.mark.parametrize("header", ["{'descr': '<f8', 'shape': (", "(" * 200])
+def test_a_header_numpy_cannot_even_tokenize_is_refused_not_raised(tmp_path, header):
+    # numpy re-reads a header that is no Python literal with tokenize, whose TokenError is no
+    # ValueError: it must not reach the parent's grading loop either.
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    data = header.ljust(246) + "\n"
+    (folder / "return.npy").write_bytes(
+        b"\x93NUMPY\x01\x00" + len(data).to_bytes(2, "little") + data.encode()
+    )
+    meta, _ = read_case(folder)
+    assert "is not a valid .npy file" in meta.get("error", ""), meta
+
+
+SECRET = "31415926535897932384"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"{{'{SECRET}': 1}}",  # numpy names the wrong keys
+        f"{{'descr': [('{SECRET}', '<f8')], 'fortran_order': False, 'shape': (0,), }}",
+        f"{{'descr': '<f8', 'fortran_order': False, 'shape': ('{SECRET}',), }}",
+        f"{{'descr': '<f8', 'fortran_order': False, 'shape': (-{SECRET},), }}",
+        f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({SECRET},), }}",
+    ],
+)
+def test_a_refused_output_is_not_echoed_back(tmp_path, header):
+    # The grader's own reports ("crash: ...") reach the feedback unmasked: they must not
+    # quote what the child wrote, or its headers would carry the hidden inputs out.
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"outputs": {"return": "array"}})
+    data = header.ljust(246) + "\n"
+    (folder / "return.npy").write_bytes(
+        b"\x93NUMPY\x01\x00" + len(data).to_bytes(2, "little") + data.encode()
+    )
+    error = read_case(folder)[0].get("error", "")
+    assert error.startswith("crash: ") and SECRET[:8] not in error, error
+
+
+def test_an_output_name_carries_no_number_into_a_report(tmp_path):
+    folder = _case_dir(tmp_path)
+    name = "return." + SECRET
+    _write_meta(folder, {"outputs": {name: "array"}})
+    os.mkfifo(folder / f"{name}.npy")  # a special file: named in the report if it is read
+    meta, outputs = read_case(folder)
+    assert SECRET[:8] not in meta.get("error", "") and name not in outputs, meta
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_child_that_plants_an_unreadable_array_fails_only_its_own_task(tmp_path, mode):
+    code = f"""
+def relu(Z):
+    import json, os
+    with open(os.path.join(".grader", "plan.json")) as f:
+        task = next(t for t in json.load(f)["tasks"] if t["name"] == "relu")
+    for call in task["calls"]:
+        folder = os.path.join("out", "relu", call["case"])
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "return.npy"), "wb") as f:
+            f.write({_npy((0, 10**30))!r})
+        with open(os.path.join(folder, "meta.json"), "w") as f:
+            json.dump({{"outputs": {{"return": "array"}}}}, f)
+    os._exit(0)
+"""
+    (record,), _ = _grade(tmp_path, mode, [_relu_sample("absurd", code)])
+    assert _task(record, "relu")["score"] == 0
+    assert "output too large" in _messages(record, "relu")
+    softmax = _task(record, "softmax")
+    assert softmax["score"] == softmax["points"], "the other tasks were graded as usual"
 
 
 def test_meta_nesting_and_size_are_bounded(tmp_path):
@@ -359,6 +550,33 @@ def test_meta_nesting_and_size_are_bounded(tmp_path):
     (folder / "meta.json").write_text(json.dumps({"error": "x" * 100_000}))
     assert "output too large: meta.json" in read_case(folder)[0]["error"]
     assert json_depth(b'{"a": "[[[[", "b": [[1]]}') == 3
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "crash: {}",  # the prefix of the grader's own reports, which are shown unmasked
+        "crash: crash: {}",
+        "importing {}\nValueError: x",  # the first line of an import error, shown as is
+    ],
+)
+def test_a_child_cannot_dress_its_error_up_as_the_graders(tmp_path, forged):
+    # A child writes its own meta.json (or raises an exception whose cause is named "crash"):
+    # whatever it writes is a student's error, every hidden number in it masked.
+    spec = next(s for s in task_specs() if s.task.function == "softmax")
+    case = spec.cases[0]
+    Z = next(a for a in case.args if isinstance(a, np.ndarray))
+    secret = [f"{v:.6f}" for v in Z.ravel()]
+    folder = _case_dir(tmp_path)
+    _write_meta(folder, {"error": forged.format(" ".join(secret))})
+    results = {c.name: ({}, {}) for c in spec.cases}
+    results[case.name] = read_case(folder)
+    messages = " ".join(c.message for c in judge_task(spec, results).checks)
+    leaked = [v for v in secret if v in messages]
+    assert not leaked, (
+        f"the child's error {forged!r} reached the feedback unmasked: only the grader may "
+        f"report a crash, and a child's text keeps no hidden number ({leaked[:3]} shown)"
+    )
 
 
 def test_all_outputs_of_a_child_share_one_budget(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -26,7 +27,10 @@ MAX_META_BYTES = 64 * 1024
 MAX_META_DEPTH = 8
 MAX_OUTPUTS = 64
 MAX_DIMS = 8
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.")
+MAX_NAME = 32
+KINDS = {"U": "str", "S": "bytes", "O": "object", "c": "complex", "M": "datetime", "m": "timedelta"}
+# Output names as the runner writes them: "return", "return.1.0.2", "arg2", "w.grad".
+_NAME = re.compile(r"[a-z]+\d?(?:\.(?:[a-z]+\d?|\d{1,2}))*")
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -137,18 +141,21 @@ def parse_npy(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> np.ndarray
             shape, fortran, dtype = fmt.read_array_header_2_0(f, max_header_size=10000)
         else:
             raise ValueError(f"version {version}")
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
-        raise OutputError(f"{name} is not a valid .npy file ({exc})") from None
+    except Exception as exc:  # untrusted bytes (numpy's tokenize can raise TokenError, ...)
+        # Not quoted: these reports are shown unmasked, and the header is the child's text.
+        raise OutputError(f"{name} is not a valid .npy file ({type(exc).__name__})") from None
     if dtype.kind not in "biuf" or dtype.hasobject or dtype.itemsize == 0:
-        raise OutputError(f"{name} has dtype {dtype}; expected a numeric array")
+        kind = KINDS.get(dtype.kind, "non-numeric") if dtype.names is None else "structured"
+        raise OutputError(f"{name} has a {kind} dtype; expected a numeric array")
     if len(shape) > MAX_DIMS or any(not isinstance(n, int) or n < 0 for n in shape):
-        raise OutputError(f"{name} declares an invalid shape {shape}")
-    count = 1
+        raise OutputError(f"{name} declares an invalid shape")
+    count = bound = 1
     for n in shape:
         count *= n
+        bound *= max(n, 1)  # numpy refuses an empty array whose other dimensions overflow
     size = count * dtype.itemsize
-    if size > limit:
-        raise OutputError(f"output too large: {name} declares shape {shape} ({size} bytes)")
+    if bound * dtype.itemsize > limit:
+        raise OutputError(f"output too large: {name} declares more than {limit >> 20} MiB")
     start = f.tell()
     if len(data) - start != size:
         raise OutputError(
@@ -216,7 +223,12 @@ def _read_case_at(fd: int, budget: Budget, scrub) -> tuple[dict, dict]:
     if "error" in meta:
         error = meta["error"] if isinstance(meta["error"], str) else repr(meta["error"])
         error = error[-4000:]
-        meta["error"] = scrub(error) if scrub else error
+        error = scrub(error) if scrub else error
+        # Only the parent reports a crash (its reasons are shown unmasked): a child's text
+        # that starts like one is the child's own error, masked like any other.
+        while error.startswith(CRASH):
+            error = error[len(CRASH) :]
+        meta["error"] = error
     kinds = meta.get("outputs", {})
     if not isinstance(kinds, dict):
         kinds = {}
@@ -224,8 +236,8 @@ def _read_case_at(fd: int, budget: Budget, scrub) -> tuple[dict, dict]:
         raise OutputError(f"output too large: {len(kinds)} outputs for one call")
     outputs = {}
     for name, kind in kinds.items():
-        if not isinstance(name, str) or not set(name) <= NAME_CHARS or ".." in name:
-            continue
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
+            continue  # not a name the runner gives (reports name it: no room for numbers)
         if kind == "None":
             outputs[name] = None
             continue

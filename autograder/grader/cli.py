@@ -196,7 +196,7 @@ def grade_folder(
         sid = student_id(path)
         if record is None:
             failed += 1
-            echo(f"  ! {sid}: not graded, grader problem: {error}")
+            echo(f"  ! {sid}: not graded, grader problem: {_safe(str(error))}")
             reason = f"the grader failed ({error}); it will grade this submission again"
             write_record(out, _not_graded(sid, reason, max_score, grader_error=True, seed=seed))
             return
@@ -204,7 +204,7 @@ def grade_folder(
         done += 1
         echo(
             f"  {sid}: {record['score']:g} / {record['max_score']:g}"
-            + (f" ({record['error']})" if record.get("error") else "")
+            + (f" ({_safe(record['error'])})" if record.get("error") else "")
         )
 
     try:
@@ -243,7 +243,7 @@ def _grade_here(todo, mode, task_seconds, seed, finish, private=()) -> None:
         for path, _ in todo:
             try:
                 record = grader.grade(path)
-            except RuntimeError as exc:
+            except Exception as exc:  # as in the pool: a grader problem costs one student only
                 finish(path, None, exc)
             else:
                 finish(path, record, None)

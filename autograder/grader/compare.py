@@ -67,7 +67,12 @@ def _tolerance(dtype) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------ error messages
 
-_FRAME = re.compile(r'File "[^"]*?/nnlib/([^"/]+(?:/[^"/]+)*)", line (\d+), in (\w+)')
+# A frame of the student's package: module paths and function names are identifiers, the
+# line a short number (compile() and code.replace() can forge any file name and line: a
+# frame that is not shaped like the package's own is not shown).
+_FRAME = re.compile(
+    r'File "[^"]*?/nnlib/((?:[A-Za-z_]\w*/)*[A-Za-z_]\w*\.py)", line (\d{1,6}), in ([A-Za-z_]\w*)'
+)
 # A number, or a token mixing letters and digits (hex, base64): either could carry a hidden
 # input back to the student, so only the case's own dimensions survive in a message.
 _TOKEN = re.compile(
@@ -123,9 +128,11 @@ def _error_summary(error: str, allowed=frozenset()) -> str:
     where = ""
     if frames:
         file, line, function = frames[-1]
+        # identifiers may still mix in digits: masked like the message
+        file, function = mask_inputs(file, allowed), mask_inputs(function, allowed)
         where = f" (in {function}, line {line} of nnlib/{file})"
-    if lines and lines[0].startswith("importing"):
-        return f"{lines[0]} {last}{where}"
+    if lines and lines[0].startswith("importing"):  # the runner's line, or a child's forgery
+        return f"{mask_inputs(lines[0].strip(), allowed)} {last}{where}"
     return f"raised {last}{where}"
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 import nnlib
 
-from .cases import task_specs
+from .cases import REPLACED, task_specs
 from .child_output import Budget
 from .compare import CRASH, crashed_result, judge_all, read_case
 from .sandbox import Limits, Sandbox
@@ -184,22 +184,29 @@ class Grader:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run_all(self, package: Path, scratch: Path):
-        remaining = [spec.task.function for spec in self.specs]
+        names = [spec.task.function for spec in self.specs]
         by_name = {spec.task.function: spec for spec in self.specs}
         results, output, attempts = {}, [], 0
-        cap = self.sandbox.limits.submission_cap(len(remaining))
+        cap = self.sandbox.limits.submission_cap(len(names))
         deadline = time.monotonic() + cap  # whatever the child reports, never past this
-        while remaining:
-            if time.monotonic() >= deadline:
-                for name in remaining:
-                    reason = f"not run: the submission used up its {cap:g} s"
-                    results[name] = crashed_result(by_name[name], reason)
-                break
-            attempts += 1
-            with self.sandbox.attempt(scratch / f"attempt-{attempts}", self.slot) as sandbox_dir:
-                remaining = self._attempt(
-                    sandbox_dir, package, remaining, deadline, results, output, attempts
-                )
+        # The tasks graded with right versions of earlier functions run last, in children of
+        # their own: no child that grades softmax or topological_order holds a right one.
+        for remaining in (
+            [n for n in names if n not in REPLACED],
+            [n for n in names if n in REPLACED],
+        ):
+            while remaining:
+                if time.monotonic() >= deadline:
+                    for name in remaining:
+                        reason = f"not run: the submission used up its {cap:g} s"
+                        results[name] = crashed_result(by_name[name], reason)
+                    break
+                attempts += 1
+                attempt = scratch / f"attempt-{attempts}"
+                with self.sandbox.attempt(attempt, self.slot) as sandbox_dir:
+                    remaining = self._attempt(
+                        sandbox_dir, package, remaining, deadline, results, output, attempts
+                    )
         return results, attempts, "\n".join(output)[-4000:]
 
     def _attempt(self, sandbox_dir, package, remaining, deadline, results, output, attempts):

@@ -18,7 +18,9 @@ def others_can_reach(path: Path) -> bool:
     """Whether a user with no relation to ``path``'s owners can read it (mode bits only).
 
     A path that does not exist yet counts as readable when its existing ancestors can be
-    passed through: it will be created with the usual permissions.
+    passed through: it will be created with the usual permissions. A folder that can be
+    passed through counts as readable even when it cannot be listed: what it holds opens by
+    name.
     """
     path = Path(path).resolve()
     for parent in list(path.parents)[::-1]:
@@ -26,12 +28,16 @@ def others_can_reach(path: Path) -> bool:
             return True
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             return False
-    return not path.exists() or bool(os.stat(path).st_mode & stat.S_IROTH)
+    if not path.exists():
+        return True
+    mode = os.stat(path).st_mode
+    return bool(mode & (stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)))
 
 
 def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int, int]:
-    """Files and bytes under ``tops`` (only those owned by ``uid`` when given), counted
-    without following links and without opening anything; stops after ``cap`` entries."""
+    """Files and bytes under ``tops`` (only those owned by ``uid`` when given, in its own
+    folders and in folders every user may write), counted without following links and
+    without opening anything; stops after ``cap`` entries."""
     files = size = 0
     stack = [(Path(t), uid is None) for t in tops]
     while stack and files < cap:
@@ -50,7 +56,8 @@ def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int
                 if mine:
                     files += 1
                     size += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode) and (mine or uid is None):
+                shared = info.st_mode & stat.S_IWOTH  # e.g. /tmp/.X11-unix: the user's too
+                if stat.S_ISDIR(info.st_mode) and (mine or uid is None or shared):
                     stack.append((Path(entry.path), mine))
                 if files >= cap:
                     break

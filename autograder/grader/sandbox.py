@@ -22,12 +22,14 @@ queues and memory files (which would outlive it or escape the limits).
     a folder only that user (and root) can enter; the submission's folders on the way are
     open to that user's group only. Numpy is copied into the grader's working folder.
     Everything else is protected only by file permissions: the grader refuses this mode
-    while the reference package, the grader or a folder it is told to keep private (the
-    submissions, the output) is readable by other users (Gradescope's ``run_autograder``
-    makes them private first). Other processes stay visible (no PID namespace). Every
-    process of the user is killed after each child, the parent polls the child's scratch
-    space, and what the user left at the top of the shared temporary folders (``/tmp``,
-    ``/var/tmp``, ``/dev/shm``) is counted while it runs and removed after it.
+    while the reference package, the grader, the kit it belongs to (solutions, grades,
+    builds) or a folder it is told to keep private (the submissions, the output) is open to
+    other users (readable or, for a folder, passable: a known name opens without listing;
+    Gradescope's ``run_autograder`` makes them private first). Other processes stay
+    visible (no PID namespace). Every process of the user is killed after each child, the
+    parent polls the child's scratch space, and what the user left in the folders every
+    user may write (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock``, ``/var/crash`` and
+    the world-writable folders in them) is counted while it runs and removed after it.
 ``plain`` (not root; or asked for explicitly)
     A separate isolated interpreter (``-I -S``: numpy is its only third-party package) with
     the limits and the filter. It runs as the grading user and can read and write what that
@@ -69,9 +71,17 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent.parent
 LAUNCHER = HERE / "launcher.py"
 RUNNER = HERE / "runner.py"
+REPLACEMENTS = HERE / "replacements.py"
 SITE_INSIDE = "/opt/nnlib-grader-site"
 UID_BASE = int(os.environ.get("NNLIB_GRADER_UID_BASE", "61000"))
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+# The folders every user may write (FHS): what a uid child leaves there is counted and removed.
+SHARED_TMP = tuple(
+    dict.fromkeys(
+        os.path.realpath(p)
+        for p in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/var/crash")
+        if os.path.isdir(p)
+    )
+)
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
 POLL_SECONDS = 0.1
 
@@ -220,7 +230,10 @@ class Sandbox:
         if mode in ("namespace", "uid") and not root:
             raise SandboxError(f"sandbox mode {mode!r} needs root; use 'plain'")
         self.python = _python()
-        self.private = [Path(nnlib.__file__).resolve().parent, HERE, *map(Path, private)]
+        # The whole kit: besides the reference and the grader it may hold the solution
+        # notebooks, grading/ (the gradebook, every student's notebooks) and build/.
+        reference = Path(nnlib.__file__).resolve().parent
+        self.private = [reference, HERE, CHECKOUT, *map(Path, private)]
         self._site = None
         self._uid = self._uid_lock = None
         self.note = ""
@@ -646,18 +659,22 @@ class Sandbox:
         return found
 
     def _sweep_shared(self, uid: int) -> None:
-        """Remove what the user left at the top of the shared temporary folders (``uid`` mode),
-        so nothing of one submission reaches the next one in the same slot."""
-        for top in SHARED_TMP:
+        """Remove what the user left in the shared temporary folders (``uid`` mode), at their
+        top or in a folder of theirs every user may write (``/tmp/.X11-unix``), so nothing of
+        one submission reaches the next one in the same slot."""
+        stack = list(SHARED_TMP)
+        while stack:
             try:
-                entries = list(os.scandir(top))
+                entries = list(os.scandir(stack.pop()))
             except OSError:
                 continue
             for entry in entries:
                 try:
-                    if entry.stat(follow_symlinks=False).st_uid != uid:
-                        continue
-                    remove_tree(Path(entry.path))
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
+                        remove_tree(Path(entry.path))
+                    elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
+                        stack.append(entry.path)
                 except OSError:
                     continue
 
