@@ -189,8 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {build_zip(args.zip)}")
         return 0
     submission = args.submission
-    if not submission.exists():
-        print(f"error: submission folder not found: {submission}", file=sys.stderr)
+    if not submission.is_dir():  # Gradescope always makes it: its absence is the autograder's
+        args.results.unlink(missing_ok=True)
+        print(
+            f"GRADER ERROR (not caused by the submission): no folder {submission}", file=sys.stderr
+        )
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         # Gradescope unpacks an uploaded zip itself; a zip inside the folder is unpacked here.
         zips = sorted(submission.glob("*.zip")) if submission.is_dir() else []

@@ -215,3 +215,18 @@ def test_a_grader_failure_is_not_a_score(tmp_path, autograder_zip, capsys, monke
     assert code == 2
     assert not results.exists()
     assert "GRADER ERROR" in capsys.readouterr().err
+
+
+def test_a_missing_submission_folder_is_the_autograders_failure(tmp_path, capsys):
+    """Gradescope always creates /autograder/submission; without it nothing was graded, so no
+    score may be written (a 0 would stand as the student's grade)."""
+    from autograder import gradescope
+
+    results = tmp_path / "results.json"
+    results.write_text('{"score": 0.0}')  # a stale file must not stand in for a result
+    code = gradescope.main(
+        ["run", "--submission", str(tmp_path / "absent"), "--results", str(results)]
+    )
+    assert code == 2, "a missing submission folder must fail the autograder run, not score 0"
+    assert not results.exists()
+    assert "no folder" in capsys.readouterr().err
