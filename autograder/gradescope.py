@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         # Gradescope unpacks an uploaded zip itself; a zip inside the folder is unpacked here.
-        zips = sorted(submission.glob("*.zip")) if submission.is_dir() else []
+        zips = sorted(submission.glob("*.zip"))
         if zips and not any(submission.rglob("losses.py")):
             submission = Path(shutil.copy(zips[0], tmp))
         try:
