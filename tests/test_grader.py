@@ -360,6 +360,49 @@ def test_ctrl_c_stops_within_seconds_and_keeps_finished_records(tmp_path, jobs, 
     assert seconds < 20, f"took {seconds:.1f} s to stop"
 
 
+WORKER_STOPPED_INSIDE_DEL = """
+import os, signal, sys, time
+from autograder.grader import cli
+
+cli._install_stop_handlers()
+cli._busy = True  # grading: SIGTERM raises Stop
+
+
+class Finalizer:
+    def __del__(self):  # Python cannot let an exception out of here
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler runs here, and its Stop is dropped
+
+
+try:
+    Finalizer()
+    time.sleep(2)
+    print("kept grading")
+except cli.Stop:
+    print("stopped")
+"""
+
+
+def test_a_stop_dropped_where_exceptions_cannot_escape_still_stops_the_worker():
+    # SIGTERM from the parent may land in an at-fork hook (a worker starts a child for every
+    # task), where Python prints the Stop and drops it: the worker then graded on until the
+    # parent killed it, leaving its sandbox behind, and the instructor saw a traceback.
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", WORKER_STOPPED_INSIDE_DEL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.stdout.strip() == "stopped", (
+        "a worker's Stop dropped inside __del__ (or an at-fork hook) must be raised again at "
+        f"the next ordinary line; the worker printed {run.stdout!r} {run.stderr[-600:]!r}"
+    )
+    assert "Traceback" not in run.stderr, run.stderr
+
+
 def test_a_grader_failure_is_recorded_as_such_and_regraded(tmp_path, monkeypatch):
     subs = _build(tmp_path, "stubs")
     out, log = tmp_path / "out", []

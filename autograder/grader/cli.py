@@ -51,12 +51,32 @@ def _stop(signum, frame):
     raise Stop(f"stopped by signal {signum}")
 
 
-def _init_worker(slots, mode: str, task_seconds: float, seed: int, private=()) -> None:
-    global _worker
+STOP_RETRY_SECONDS = 0.01  # long enough to be out of the hook that dropped the Stop
+
+
+def _stop_again_if_swallowed(unraisable) -> None:
+    """``sys.unraisablehook`` of a worker: a :class:`Stop` raised where Python cannot let an
+    exception out (an at-fork hook, a ``__del__``) is printed and dropped, and the worker would
+    grade on until the parent kills it, leaving its sandbox behind. Raise it again shortly
+    (SIGALRM, handled as SIGTERM), when the code that dropped it has returned."""
+    if isinstance(unraisable.exc_value, Stop):
+        signal.setitimer(signal.ITIMER_REAL, STOP_RETRY_SECONDS)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _install_stop_handlers() -> None:
     # Ctrl-C reaches every process of the terminal's group: only the parent decides what
     # to do with it; the workers stop when the parent sends them SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGALRM, _stop)
+    sys.unraisablehook = _stop_again_if_swallowed
+
+
+def _init_worker(slots, mode: str, task_seconds: float, seed: int, private=()) -> None:
+    global _worker
+    _install_stop_handlers()
     _worker = Grader(
         mode, Limits(task_seconds=task_seconds), slot=slots.get(), seed=seed, private=private
     )
