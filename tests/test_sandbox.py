@@ -456,9 +456,14 @@ def test_declared_sizes_are_checked_before_allocation(tmp_path):
     assert "expected a numeric array" in read_case(folder)[0]["error"]
 
 
+def _npy_with_header(header: str) -> bytes:
+    """A version-1 .npy file (no data) whose header is ``header``, as a child could write it."""
+    data = header.ljust(246) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(data).to_bytes(2, "little") + data.encode()
+
+
 def _npy(shape):
-    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}, }}".ljust(246)
-    return b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header.encode() + b"\n"
+    return _npy_with_header(f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}, }}")
 
 
 @pytest.mark.parametrize("shape", [(0, 10**30), (0, 2**62, 2**62), (0,) + (2**40,) * 7])
@@ -477,10 +482,7 @@ def test_a_header_numpy_cannot_even_tokenize_is_refused_not_raised(tmp_path, hea
     # ValueError: it must not reach the parent's grading loop either.
     folder = _case_dir(tmp_path)
     _write_meta(folder, {"outputs": {"return": "array"}})
-    data = header.ljust(246) + "\n"
-    (folder / "return.npy").write_bytes(
-        b"\x93NUMPY\x01\x00" + len(data).to_bytes(2, "little") + data.encode()
-    )
+    (folder / "return.npy").write_bytes(_npy_with_header(header))
     meta, _ = read_case(folder)
     assert "is not a valid .npy file" in meta.get("error", ""), meta
 
@@ -503,10 +505,7 @@ def test_a_refused_output_is_not_echoed_back(tmp_path, header):
     # quote what the child wrote, or its headers would carry the hidden inputs out.
     folder = _case_dir(tmp_path)
     _write_meta(folder, {"outputs": {"return": "array"}})
-    data = header.ljust(246) + "\n"
-    (folder / "return.npy").write_bytes(
-        b"\x93NUMPY\x01\x00" + len(data).to_bytes(2, "little") + data.encode()
-    )
+    (folder / "return.npy").write_bytes(_npy_with_header(header))
     error = read_case(folder)[0].get("error", "")
     assert error.startswith("crash: ") and SECRET[:8] not in error, error
 
