@@ -141,6 +141,22 @@ def _without_cap_sys_admin(root, tmp_path):
     )
 
 
+def _without_the_simulations_mounts(text: str) -> str:
+    """``text`` without the two mount-table fields that only the simulation has.
+
+    A submission can read /proc/self/mountinfo ("<id> <id> <dev> <root> <mount point> ..."),
+    where the simulation's own mounts show the checkout: the tmpfs over it (its mount point)
+    and the bind mount of this interpreter's venv (its root). Gradescope's container has no
+    checkout and neither mount, so those two fields are not leaks; the checkout's path
+    anywhere else is. Whether they reach the feedback at all depends on how many other mounts
+    the machine has (the probe cuts the table), so both are taken out here, always.
+    """
+    text = text.replace(f" / {_hidden_checkout()} ", " / <the simulation's tmpfs> ")
+    # "<major>:<minor> <root> ": the feedback may shorten the major number to an ellipsis.
+    bind_root = rf"(:\d+) {re.escape(sys.prefix)}(?= )"
+    return re.sub(bind_root, r"\1 <the simulation's venv>", text)
+
+
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0,
     reason="simulating Gradescope's container (root without CAP_SYS_ADMIN) needs root",
@@ -184,11 +200,7 @@ def test_run_autograder_grades_in_a_container_without_cap_sys_admin(
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == pytest.approx(SAMPLES[sample].expected_score), data["output"]
     assert "sandbox mode 'uid'" in result.stdout, "namespaces must be unavailable here"
-    # The simulation's own tmpfs over the checkout is a mount point that a submission can read
-    # in /proc/self/mountinfo ("<id> <id> <dev> / <mount point> <options> ..."). Gradescope's
-    # container has no checkout and no such mount, so that field is not a leak; the checkout's
-    # path anywhere else is.
-    text = json.dumps(data).replace(f" / {_hidden_checkout()} ", " / <the simulation's mount> ")
+    text = _without_the_simulations_mounts(json.dumps(data))
     for path in (root, Path(__file__).resolve().parent.parent):
         assert str(path) not in text, f"{path} reached the student"
     work = re.search(r"nnlib-grader-(?!site)\w{8}", text)  # the grader's working folder
