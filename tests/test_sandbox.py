@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -615,4 +617,39 @@ def relu(Z):
     finally:
         grader.close()
     assert record["score"] == sum(task.points for task in TASKS), _messages(record, "relu")
-    assert sorted(set(left) - {"site"}) == ["inputs"], left
+    assert sorted(set(left) - {"site", "owner.lock"}) == ["inputs"], left
+
+
+def test_a_folder_that_cannot_be_removed_stays_and_the_rest_goes(tmp_path):
+    """``remove_tree`` once entered a folder it could not remove (a mount point left in a
+    killed grader's folder) again and again, ten million times: minutes for nothing."""
+    top = tmp_path / "top"
+    for name in ("a/stuck", "a/b", "c"):
+        (top / name).mkdir(parents=True)
+        (top / name / "file").write_text("x")
+    if ROOT:  # a mount point cannot be removed; made in a mount namespace of its own
+        hold = (
+            "launcher._mount('tmpfs', sys.argv[1] + '/a/stuck', 'tmpfs', 0, 'size=1m'); "
+            "os.makedirs(sys.argv[1] + '/a/stuck/inner'); "
+            "open(sys.argv[1] + '/a/stuck/inner/file', 'w').close()"
+        )
+        prefix, stays = ["unshare", "--mount", "--propagation", "private"], ["a/stuck"]
+    else:  # nor can the folders in a folder its user may not write
+        hold, prefix, stays = "None", [], ["a/b", "a/stuck"]
+    (top / "a").chmod(0o755 if ROOT else 0o500)
+    code = (
+        "import os, sys; from autograder.grader import launcher; "
+        f"from autograder.grader.hostfs import remove_tree; {hold}; remove_tree(sys.argv[1]); "
+        "print(sorted(os.path.relpath(d, sys.argv[1]) for d, _, _ in os.walk(sys.argv[1])))"
+    )
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", code, str(top)],
+            cwd=CHECKOUT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("remove_tree kept entering the folder it could not remove")
+    finally:
+        (top / "a").chmod(0o700)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr([".", "a", *stays]), "only what cannot go may stay"

@@ -15,7 +15,6 @@ change of grader or reference is noticed on the next run.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ import numpy as np
 
 import nnlib
 
+from . import workdir
 from .cases import REPLACED, task_specs
 from .child_output import Budget
 from .compare import CRASH, crashed_result, judge_all, read_case
@@ -82,16 +82,6 @@ def printed_summary(text: str) -> str:
     )
 
 
-def _scratch_root() -> str | None:
-    """Where children's folders live: ``$NNLIB_GRADER_TMP``, else a tmpfs when there is one
-    (thousands of small files per submission are much cheaper there), else the default."""
-    chosen = os.environ.get("NNLIB_GRADER_TMP")
-    if chosen:
-        return chosen
-    shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
 class Grader:
     """Grades submissions one at a time; one instance per worker process.
 
@@ -121,14 +111,13 @@ class Grader:
         self.slot = slot
         self.seed = new_seed() if seed is None else int(seed)
         self.specs = task_specs(self.seed)
-        self.work = Path(tempfile.mkdtemp(prefix="nnlib-grader-", dir=_scratch_root()))
-        self.work.chmod(0o711)  # children may pass through, never list it
+        self.work, self._lock = workdir.create()
         self.inputs = self.work / "inputs"
         self.plan = write_inputs(self.specs, self.inputs, self.sandbox.limits.task_cpu_seconds)
 
     def close(self) -> None:
         """Remove the private working folder."""
-        shutil.rmtree(self.work, ignore_errors=True)
+        workdir.release(self.work, self._lock)
 
     def grade(self, submission: Path) -> dict:
         """Grade one submission and return its record (never raises for a bad submission).

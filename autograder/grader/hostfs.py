@@ -67,7 +67,11 @@ def scratch_usage(tops, uid: int | None = None, cap: int = 100_000) -> tuple[int
 def remove_tree(top: Path, max_steps: int = 10_000_000) -> None:
     """Remove a folder tree a child may have built: of any depth, without following links
     and without recursion (a subfolder deeper than 32 levels is moved up to ``top`` first,
-    so neither the stack nor the open descriptors grow with the depth)."""
+    so neither the stack nor the open descriptors grow with the depth).
+
+    What cannot be removed stays (a mount point, say), and the rest goes: a folder that
+    stays after it was emptied is not entered again.
+    """
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         top_fd = os.open(top, flags)
@@ -76,22 +80,30 @@ def remove_tree(top: Path, max_steps: int = 10_000_000) -> None:
             os.unlink(top)
         return
     stack, names, moved = [top_fd], [None], 0
+    stuck = set()  # (device, inode) of the folders that stayed
     try:
         for _ in range(max_steps):
             fd, child = stack[-1], None
             with os.scandir(fd) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
+                        info = entry.stat(follow_symlinks=False)
+                        if (info.st_dev, info.st_ino) not in stuck:
+                            child = entry.name
+                            break
+                        continue
                     with contextlib.suppress(OSError):
                         os.unlink(entry.name, dir_fd=fd)
             if child is None:
                 if len(stack) == 1:
                     break
-                os.close(stack.pop())
-                with contextlib.suppress(OSError):
+                done = stack.pop()
+                info = os.fstat(done)
+                os.close(done)
+                try:
                     os.rmdir(names.pop(), dir_fd=stack[-1])
+                except OSError:
+                    stuck.add((info.st_dev, info.st_ino))
             elif len(stack) >= 32:
                 moved += 1
                 os.rename(child, f".deep-{moved}", src_dir_fd=fd, dst_dir_fd=top_fd)
