@@ -30,12 +30,16 @@ import io
 import json
 import os
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from autograder.grader.submission import SubmissionError, scan_submissions, student_id
+from autograder.grader.submission import (
+    SubmissionError,
+    open_zip,
+    scan_submissions,
+    student_id,
+)
 from nnlib.tasks import NOTEBOOKS
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -107,7 +111,7 @@ def _notebooks_in(submission: Path) -> tuple[dict[str, bytes], list[str]]:
                 _take(found, problems, name, hits[0].read_bytes())
         return found, problems
     try:
-        with zipfile.ZipFile(submission) as archive:
+        with open_zip(submission) as archive:
             for info in sorted(archive.infolist(), key=lambda i: len(i.filename)):
                 path = PurePosixPath(info.filename)
                 name = path.stem
@@ -123,6 +127,8 @@ def _notebooks_in(submission: Path) -> tuple[dict[str, bytes], list[str]]:
                     problems.append(f"{name}.ipynb is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
                 else:
                     _take(found, problems, name, archive.read(info))
+    except SubmissionError:
+        raise
     except Exception as exc:  # untrusted bytes: encrypted, unknown method, corrupt data, ...
         raise SubmissionError(f"{submission.name} is not a readable zip file: {exc}") from exc
     return found, problems

@@ -271,3 +271,26 @@ def test_a_corrupt_or_unsupported_zip_is_refused_with_a_message(tmp_path):
     (tmp_path / "half.zip").write_bytes(archive.read_bytes()[: len(data) // 2])
     with pytest.raises(SubmissionError, match="not a readable zip"):
         read_package(tmp_path / "half.zip")
+
+
+def test_a_zip_whose_table_of_contents_is_huge_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """zipfile builds an object per entry before anyone can count them: a zip of a million
+    empty entries costs the grader (and collect) close to a gigabyte of memory."""
+    from autograder.collect import collect
+    from autograder.grader.submission import MAX_ZIP_DIRECTORY_BYTES
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    long_name = "x" * 4000  # few entries, a large table: quick to write
+    with zipfile.ZipFile(subs / "mallory.zip", "w") as archive:
+        for i in range(MAX_ZIP_DIRECTORY_BYTES // (46 + len(long_name)) + 1):
+            archive.writestr(f"{i:06d}{long_name}", b"")
+
+    def parsed(*args, **kwargs):
+        raise AssertionError("the zip's table of contents was parsed before its size was known")
+
+    monkeypatch.setattr(zipfile, "ZipFile", parsed)
+    with pytest.raises(SubmissionError, match=r"mallory\.zip has a table of contents of 16 MiB"):
+        read_package(subs / "mallory.zip")
+    (report,) = collect(subs, tmp_path / "course")
+    assert report.status.startswith("error: mallory.zip has a table of contents of 16 MiB")

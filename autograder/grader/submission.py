@@ -12,7 +12,8 @@ student's own regular files are graded:
 - the search for ``nnlib`` is bounded in depth and in entries, and only ``.py`` files whose
   path is made of Python identifiers are taken from it, with caps on their number and size.
 
-A zip is read from its central directory: only the chosen package's members are decompressed,
+A zip is read from its central directory, once its size is known to be bounded (the whole
+directory is parsed into memory): only the chosen package's members are decompressed,
 into memory, so the names of the other members (very long, very deep, clashing, absolute,
 ``..``) are never used as paths.
 """
@@ -31,6 +32,10 @@ MAX_FILES = 200
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PACKAGE_BYTES = 8 * 1024 * 1024
 MAX_ZIP_MEMBERS = 200_000
+# zipfile reads a zip's whole table of contents (its central directory) into memory and
+# makes an object of about 1 KB per entry before anyone can count them. 16 MiB holds a
+# bundle zipped with its venv (~60,000 entries) several times over.
+MAX_ZIP_DIRECTORY_BYTES = 16 * 1024 * 1024
 MAX_SEARCH_DEPTH = 8  # folders between the submission's root and nnlib/
 MAX_PACKAGE_DEPTH = 3  # folders inside nnlib/
 MAX_SEARCH_ENTRIES = 100_000
@@ -380,12 +385,38 @@ def _in_skipped_dir(parts: tuple, venvs: set) -> bool:
     )
 
 
-def _read_zip(path: Path) -> Package:
-    label = path.name
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """Open an untrusted zip file, once its table of contents is known to be small.
+
+    Raises
+    ------
+    SubmissionError
+        If the table of contents is larger than ``MAX_ZIP_DIRECTORY_BYTES`` (read from the
+        zip's end record before anything else), or the file is not a zip ``zipfile`` reads.
+    """
+    label = Path(path).name
     try:
-        archive = zipfile.ZipFile(path)
+        with open(path, "rb") as f:
+            # The very record ZipFile() reads next (a private helper of zipfile, stable since
+            # Python 2): a parser of our own could find a different one than zipfile does.
+            end = zipfile._EndRecData(f)
+        size = end[zipfile._ECD_SIZE] if end else 0
+        if size > MAX_ZIP_DIRECTORY_BYTES:
+            raise SubmissionError(
+                f"{label} has a table of contents of {size >> 20} MiB, more than "
+                f"{MAX_ZIP_DIRECTORY_BYTES >> 20} MiB (far too many entries): zip only the "
+                "bundle's src/ folder and notebooks"
+            )
+        return zipfile.ZipFile(path)
+    except SubmissionError:
+        raise
     except Exception as exc:  # untrusted bytes: any parsing failure is the zip's, not ours
         raise SubmissionError(f"{label} is not a readable zip file: {exc}") from exc
+
+
+def _read_zip(path: Path) -> Package:
+    label = path.name
+    archive = open_zip(path)
     notes: list = []
     with archive:
         members = archive.infolist()
