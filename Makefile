@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help course test lint format student-copy clean release grade gradescope grade-samples bench-grader
+.PHONY: help course test test-from-scratch lint format student-copy clean release grade gradescope grade-samples bench-grader
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-19s %s\n", $$1, $$2}'
@@ -23,8 +23,11 @@ course: $(STAMP)  ## set up, then build and check the course end to end on the b
 	$(MAKE) release
 	$(MAKE) grade-samples
 
-test: $(STAMP)  ## set up, then run the whole test suite
+test: $(STAMP)  ## set up, then run the test suite (all but the from-scratch tests)
 	$(PY) -m pytest
+
+test-from-scratch: $(STAMP)  ## the bundle installed afresh, the README's commands on a copy of the kit
+	$(PY) -m pytest -m from_scratch
 
 # Real-browser tests (tests/browser): Debian's Chromium, driven by Playwright's Python package.
 # Installs what they need: chromium with apt when missing (as root), playwright into .venv.

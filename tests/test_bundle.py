@@ -143,6 +143,7 @@ def _cases(junit):
 
 
 @pytest.mark.slow
+@pytest.mark.from_scratch
 def test_fresh_install_fails_only_with_the_stubs_messages(fresh_venv, bundle, tmp_path):
     result = _pytest(fresh_venv, bundle, tmp_path / "junit.xml")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
@@ -158,6 +159,7 @@ def test_fresh_install_fails_only_with_the_stubs_messages(fresh_venv, bundle, tm
 
 
 @pytest.mark.slow
+@pytest.mark.from_scratch
 def test_reference_copied_into_the_bundle_passes_every_visible_test(fresh_venv, bundle, tmp_path):
     solved = tmp_path / "solved"
     shutil.copytree(bundle, solved)
@@ -199,6 +201,7 @@ def test_one_task_runs_alone_by_its_marker(bundle):
 
 
 @pytest.mark.slow
+@pytest.mark.from_scratch
 def test_readme_test_commands_run_as_written(fresh_venv, bundle, tmp_path):
     """The bundle README's "Run the visible tests" block, each line run as written with the
     fresh environment's ``bin`` first on PATH, in a bundle whose library is the reference: every

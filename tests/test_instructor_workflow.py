@@ -145,6 +145,7 @@ def kit(tmp_path_factory) -> Path:
     return copy_kit(tmp_path_factory.mktemp("fresh") / "kit")
 
 
+@pytest.mark.from_scratch
 def test_the_readme_instructor_commands_grade_a_class_of_five(kit):
     commands = instructor_commands((ROOT / "README.md").read_text(encoding="utf-8"))
     targets = [c.split()[1] for c in commands]

@@ -46,6 +46,9 @@ def test_readme_first_screen_gives_the_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M), ".ci/run must call `make test`, as the README says"
+    assert re.search(r"^make test-from-scratch$", ci, re.M), (
+        ".ci/run must also run the from-scratch tests, which `make test` leaves out"
+    )
 
 
 def test_the_readme_one_task_test_command_runs_as_written():
