@@ -112,3 +112,18 @@ def test_a_mount_point_with_a_space_is_found(tmp_path):
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert out.strip() == repr([str(folder / "with space")])
+
+
+def test_a_small_dev_shm_is_not_used(monkeypatch):
+    """Docker's default /dev/shm (64 MiB) cannot hold uid mode's copy of numpy: a grader
+    there failed on every submission. /dev/shm is used only with room to spare."""
+    import tempfile
+
+    monkeypatch.delenv("NNLIB_GRADER_TMP", raising=False)
+    monkeypatch.setattr(workdir, "_free_bytes", lambda folder: 64 * 1024**2)
+    assert workdir.scratch_root() == tempfile.gettempdir()
+    monkeypatch.setattr(workdir, "_free_bytes", lambda folder: 8 * 1024**3)
+    if os.access("/dev/shm", os.W_OK):
+        assert workdir.scratch_root() == "/dev/shm"
+    monkeypatch.setenv("NNLIB_GRADER_TMP", "/somewhere/chosen")
+    assert workdir.scratch_root() == "/somewhere/chosen"

@@ -120,14 +120,16 @@ def _hidden_checkout() -> Path:
 
 def _without_cap_sys_admin(root, tmp_path):
     """Run run_autograder as Gradescope does: root, but without CAP_SYS_ADMIN (Docker's
-    default), so no namespaces; and with no checkout of the kit on the machine (the
-    checkout is covered by an empty folder, the interpreter's venv is mounted elsewhere)."""
+    default), so no namespaces; with Docker's default 64 MiB /dev/shm; and with no checkout
+    of the kit on the machine (the checkout is covered by an empty folder, the interpreter's
+    venv is mounted elsewhere)."""
     hidden = _hidden_checkout()
     venv = tmp_path / "venv"
     venv.mkdir()
     python = venv / Path(sys.executable).relative_to(sys.prefix)
     script = (
         f"mount --bind {sys.prefix} {venv} && mount -t tmpfs -o size=1m none {hidden} && "
+        "mount -t tmpfs -o size=64m,mode=1777 shm /dev/shm && "
         f"exec {CAPSH} --drop=cap_sys_admin -- -c 'bash {root}/run_autograder'"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -28,14 +28,28 @@ PREFIX = "nnlib-grader-"
 LOCK = "owner.lock"
 
 
+# Docker gives a container 64 MiB of /dev/shm: less than uid mode's copy of numpy alone.
+MIN_FREE_SHM_BYTES = 1024**3
+
+
 def scratch_root() -> str:
-    """Where working folders live: ``$NNLIB_GRADER_TMP``, else a tmpfs when there is one
-    (thousands of small files per submission are much cheaper there), else the default."""
+    """Where working folders live: ``$NNLIB_GRADER_TMP``; else ``/dev/shm`` when it has
+    ``MIN_FREE_SHM_BYTES`` free (thousands of small files per submission are much cheaper
+    in memory); else the system's temporary folder."""
     chosen = os.environ.get("NNLIB_GRADER_TMP")
     if chosen:
         return chosen
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    try:
+        usable = os.access(shm, os.W_OK) and _free_bytes(shm) >= MIN_FREE_SHM_BYTES
+    except OSError:
+        usable = False
+    return str(shm) if usable else tempfile.gettempdir()
+
+
+def _free_bytes(folder: Path) -> int:
+    info = os.statvfs(folder)
+    return info.f_bavail * info.f_frsize
 
 
 def create(root: str | None = None) -> tuple[Path, int]:
