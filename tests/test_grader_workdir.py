@@ -96,10 +96,10 @@ def test_folders_that_are_not_a_dead_graders_own_are_left_alone(tmp_path):
         assert folder.exists() or folder.is_symlink(), f"{folder.name} was removed"
 
 
-def test_a_mount_point_with_a_space_is_found(tmp_path):
+def test_a_mount_point_with_a_space_or_accents_is_found(tmp_path):
     if not _can_mount():
         pytest.skip("mounting needs root with CAP_SYS_ADMIN")
-    folder = tmp_path / "a folder"
+    folder = tmp_path / "a folder, déjà"
     (folder / "with space").mkdir(parents=True)
     code = (
         "import sys; from autograder.grader import launcher, workdir; "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -114,16 +115,17 @@ def sweep(root: str) -> list[Path]:
 
 def mounts_below(folder: Path) -> list[str]:
     """Mount points strictly inside ``folder``, in this process's mount table, deepest first."""
-    top = os.path.realpath(folder) + "/"
+    top = os.fsencode(os.path.realpath(folder)) + b"/"
     found = []
-    with contextlib.suppress(OSError), open("/proc/self/mountinfo", encoding="utf-8") as table:
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo", "rb") as table:
         for line in table:
-            fields = line.split(" ")
+            fields = line.split(b" ")
             if len(fields) > 4:
-                # Spaces, tabs, newlines and backslashes in a mount point are octal escapes.
-                point = fields[4].encode().decode("unicode_escape")
+                # Spaces, tabs, newlines and backslashes in a mount point are octal escapes
+                # (other bytes, UTF-8 included, are as they are).
+                point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), fields[4])
                 if point.startswith(top):
-                    found.append(point)
+                    found.append(os.fsdecode(point))
     return sorted(found, key=len, reverse=True)
 
 
