@@ -57,7 +57,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +64,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.process_tree import run_with_limit
 from nnlib.presubmit import NBGRADER, skip_iri_grammar  # nbgrader's command line (see there)
 from nnlib.quick import QUICK_ENV
 from nnlib.tasks import NOTEBOOKS
@@ -288,20 +288,18 @@ def autograde_student(
         "--log-level=INFO",
     ]
     start = time.perf_counter()
-    try:
-        run = subprocess.run(
-            command,
-            cwd=scratch,
-            env=worker_env(threads, quick, grading_ipython_dir(scratch)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=STUDENT_TIMEOUT,
-        )
-        result.returncode, result.log = run.returncode, run.stdout
-    except subprocess.TimeoutExpired as exc:
-        result.log = (exc.stdout or "") if isinstance(exc.stdout, str) else ""
+    # After the limit, nbgrader and its kernels are killed: a kernel that ignores interrupts
+    # would otherwise outlive nbgrader and keep a core busy.
+    code, result.log = run_with_limit(
+        command,
+        STUDENT_TIMEOUT,
+        cwd=scratch,
+        env=worker_env(threads, quick, grading_ipython_dir(scratch)),
+    )
+    if code is None:
         result.log += f"\n[stopped after {STUDENT_TIMEOUT} s]\n"
+    else:
+        result.returncode = code
     result.seconds = time.perf_counter() - start
     result.done = [
         name
