@@ -118,19 +118,35 @@ def _hidden_checkout() -> Path:
     return checkout if str(top) in ("/tmp", "/root", "/home") else top
 
 
+# Docker's default capabilities (its documentation's list): a container has these and no other.
+_DOCKER_DEFAULT = (
+    "chown dac_override fsetid fowner mknod net_raw setgid setuid setfcap setpcap "
+    "net_bind_service sys_chroot kill audit_write"
+).split()
+
+
+def _capabilities_not_in_docker() -> str:
+    """The capabilities this machine's bounding set has and Docker's default lacks."""
+    listed = subprocess.run([CAPSH, "--print"], capture_output=True, text=True).stdout
+    bounding = re.search(r"^Bounding set =(.*)$", listed, re.M)[1].split(",")
+    return ",".join(c for c in bounding if c and c.removeprefix("cap_") not in _DOCKER_DEFAULT)
+
+
 def _without_cap_sys_admin(root, tmp_path):
-    """Run run_autograder as Gradescope does: root, but without CAP_SYS_ADMIN (Docker's
-    default), so no namespaces; with Docker's default 64 MiB /dev/shm; and with no checkout
+    """Run run_autograder as Gradescope does: root, with Docker's default capabilities only
+    (no CAP_SYS_ADMIN, so no namespaces; no CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, ...), with
+    Docker's default 64 MiB /dev/shm, and with no checkout
     of the kit on the machine (the checkout is covered by an empty folder, the interpreter's
     venv is mounted elsewhere)."""
     hidden = _hidden_checkout()
+    not_in_docker = _capabilities_not_in_docker()
     venv = tmp_path / "venv"
     venv.mkdir()
     python = venv / Path(sys.executable).relative_to(sys.prefix)
     script = (
         f"mount --bind {sys.prefix} {venv} && mount -t tmpfs -o size=1m none {hidden} && "
         "mount -t tmpfs -o size=64m,mode=1777 shm /dev/shm && "
-        f"exec {CAPSH} --drop=cap_sys_admin -- -c 'bash {root}/run_autograder'"
+        f"exec {CAPSH} --drop={not_in_docker} -- -c 'bash {root}/run_autograder'"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(GRADESCOPE_ROOT=str(root), GRADESCOPE_PYTHON=str(python))
