@@ -11,7 +11,8 @@ all along a notebook's run, so two autogrades on one gradebook can collide. Here
 is autograded by plain ``nbgrader autograde --student <id>`` (hidden tests, checksums, the
 per-cell timeout of ``nbgrader_config.py``, written answers left for the formgrader) in a
 scratch course folder of its own, on a consistent copy of the gradebook, ``jobs`` students at a
-time. This process alone writes the course's gradebook: when a student is done, it copies that
+time. This process alone writes the course's gradebook (after copying it to ``backups/``, where
+the last ``BACKUPS_KEPT`` copies are kept): when a student is done, it copies that
 student's automatic scores and comments, submission time and late penalty into it, and moves
 the autograded notebooks to ``autograded/<student>/``. A manual score given in the formgrader
 is kept (the cell is flagged for review again, as nbgrader does when it regrades).
@@ -62,6 +63,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.process_tree import run_with_limit
@@ -92,6 +94,7 @@ EXPORT_COLUMNS = [
     "max_score",
     "status",
 ]
+BACKUPS_KEPT = 10  # copies of the gradebook from before each grading run, newest kept
 STUDENT_TIMEOUT = 3600  # seconds for one student's notebooks (each cell has its own limit)
 
 
@@ -224,6 +227,19 @@ def _copy_gradebook(source: Path, dest: Path) -> None:
         src.backup(dst)
     src.close()
     dst.close()
+
+
+def backup_gradebook(course: Path, keep: int = BACKUPS_KEPT) -> Path:
+    """Copy the course's gradebook to ``backups/gradebook-<UTC time>.db`` (a consistent SQLite
+    copy) and remove all but the newest ``keep`` copies; return the new copy's path."""
+    folder = Path(course) / "backups"
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    copy = folder / f"gradebook-{stamp}.db"
+    _copy_gradebook(_gradebook(course), copy)
+    for old in sorted(folder.glob("gradebook-*.db"))[:-keep]:
+        old.unlink()
+    return copy
 
 
 def worker_env(threads: int, quick: bool = True, ipython_dir: Path | None = None) -> dict:
@@ -399,6 +415,8 @@ def grade(
     )
     logs = course / "logs"
     logs.mkdir(exist_ok=True)
+    if todo:
+        print(f"gradebook as it was: {backup_gradebook(course)}", file=out, flush=True)
     with tempfile.TemporaryDirectory(prefix=".autograde-", dir=course) as scratch_root:
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
         try:

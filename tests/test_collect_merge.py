@@ -317,3 +317,17 @@ def test_export_refuses_a_gradebook_without_a_graded_submission(tmp_path):
     with pytest.raises(GradingError, match="holds no graded submission"):
         export(course)
     assert not (course / "nbgrader_grades.csv").exists()
+
+
+def test_each_grading_run_first_keeps_a_copy_of_the_gradebook(tmp_path):
+    from nbgrader.api import Gradebook
+
+    from autograder.notebook_grading import backup_gradebook
+
+    course = tmp_path / "course"
+    course.mkdir()
+    _gradebook(course / "gradebook.db", "ann", auto=3)
+    copies = [backup_gradebook(course, keep=2) for _ in range(3)]
+    assert sorted((course / "backups").iterdir()) == copies[1:], "the newest two are kept"
+    with Gradebook(f"sqlite:///{copies[-1]}", "manual-neural-networks") as gb:
+        assert gb.find_grade("c", "a", "a", "ann").auto_score == 3

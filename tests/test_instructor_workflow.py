@@ -198,6 +198,8 @@ def test_the_readme_instructor_commands_grade_a_class_of_five(kit):
     assert library["carol"]["status"].startswith("error"), library["carol"]
 
     graded = make(kit, run["grade-notebooks"])
+    backups = list((kit / "grading" / "backups").glob("gradebook-*.db"))
+    assert len(backups) == 1 and f"gradebook as it was: {backups[0]}" in graded.output
     # alice and dave hand in every notebook, bob, carol and erin one each
     graded_count = 2 * len(NOTEBOOKS) + 3
     assert f"autograding 5 students ({graded_count} notebooks)" in graded.output, graded.output
