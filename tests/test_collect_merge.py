@@ -319,6 +319,7 @@ def test_export_refuses_a_gradebook_without_a_graded_submission(tmp_path):
     assert not (course / "nbgrader_grades.csv").exists()
 
 
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission
 def test_each_grading_run_first_keeps_a_copy_of_the_gradebook(tmp_path):
     from nbgrader.api import Gradebook
 
