@@ -135,9 +135,8 @@ def _capabilities_not_in_docker() -> str:
 def _without_cap_sys_admin(root, tmp_path):
     """Run run_autograder as Gradescope does: root, with Docker's default capabilities only
     (no CAP_SYS_ADMIN, so no namespaces; no CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, ...), with
-    Docker's default 64 MiB /dev/shm, and with no checkout
-    of the kit on the machine (the checkout is covered by an empty folder, the interpreter's
-    venv is mounted elsewhere)."""
+    Docker's default 64 MiB /dev/shm, and with no checkout of the kit on the machine (the
+    checkout is covered by an empty folder, the interpreter's venv is mounted elsewhere)."""
     hidden = _hidden_checkout()
     not_in_docker = _capabilities_not_in_docker()
     venv = tmp_path / "venv"
