@@ -64,6 +64,17 @@ def test_relative_error():
     assert isinstance(relative_error(a, a.astype(np.float32)), float)
     with pytest.raises(ValueError, match=r"shapes \(3,\) and \(1, 3\)"):
         relative_error(a, a[None])
+    assert relative_error([1, 2, 3], a) == 0.0, "lists of numbers are arrays too"
+
+
+@pytest.mark.parametrize(
+    ("bad", "dtype"),
+    [(np.ones(3, np.complex64), "complex64"), (None, "object"), (["x"] * 3, "<U1")],
+)
+def test_relative_error_refuses_what_is_not_real_numbers(bad, dtype):
+    # complex arrays lost their imaginary parts with only a warning, and None compared as nan
+    with pytest.raises(TypeError, match=rf"b must hold real numbers .*got dtype {dtype}"):
+        relative_error(np.ones(3), bad)
 
 
 @FAST

@@ -47,10 +47,28 @@ def numerical_gradient(
     return grad
 
 
+def _real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array, or a TypeError naming ``name`` if it is not real numbers."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+        raise TypeError(
+            f"{name} must hold real numbers (an int or float array), got dtype {array.dtype}"
+            + (
+                " (complex: compare the real and imaginary parts apart)"
+                if array.dtype.kind == "c"
+                else ""
+            )
+        )
+    return array.astype(np.float64, copy=False)
+
+
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """Relative error ``||a - b|| / max(||a|| + ||b||, tiny)`` in float64; 0 means equal."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    """Relative error ``||a - b|| / max(||a|| + ||b||, tiny)`` in float64; 0 means equal.
+
+    ``a`` and ``b`` are arrays (or nested lists) of real numbers of one shape. Complex values
+    are refused rather than compared by their real parts alone.
+    """
+    a, b = _real_array("a", a), _real_array("b", b)
     if a.shape != b.shape:
         raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}")
     denom = max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
