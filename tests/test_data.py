@@ -158,6 +158,42 @@ def test_parse_mnist_not_gzip(tmp_path, mnist_files):
         nnlib.parse_mnist(plain, labels)
 
 
+def test_parse_mnist_padded_payload_is_refused_without_reading_it_whole(tmp_path):
+    # 64 MiB of zeros behind a header that announces 2 images of 3 x 3: a gzip stream that
+    # inflates far past its header is refused after one byte too many, not read into memory
+    images = tmp_path / "padded-images-idx3-ubyte.gz"
+    with gzip.open(images, "wb") as f:
+        f.write(idx_bytes(IMAGES_MAGIC, (2, 3, 3), bytes(18)))
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    labels = write_gz(tmp_path / "labels.gz", idx_bytes(LABELS_MAGIC, (2,), bytes(2)))
+    with pytest.raises(
+        ValueError,
+        match=r"padded: header announces \(2, 3, 3\) = 18 bytes of "
+        r"data, found more than 18",
+    ):
+        nnlib.parse_mnist(images, labels)
+
+
+def test_parse_mnist_a_folder_or_a_non_path_is_named(tmp_path, mnist_files):
+    images, labels, *_ = mnist_files
+    with pytest.raises(
+        IsADirectoryError,
+        match=r"is a folder; name the file in it \(such as "
+        r"train-labels-idx1-ubyte.gz\)",
+    ):
+        nnlib.parse_mnist(images, tmp_path)
+    with pytest.raises(TypeError, match=r"image file must be a path .*got NoneType"):
+        nnlib.parse_mnist(None, labels)
+
+
+def test_parse_mnist_no_images(tmp_path):
+    images = write_gz(tmp_path / "images.gz", idx_bytes(IMAGES_MAGIC, (0, 28, 28), b""))
+    labels = write_gz(tmp_path / "labels.gz", idx_bytes(LABELS_MAGIC, (0,), b""))
+    with pytest.raises(ValueError, match=r"holds no images \(its header counts 0\)"):
+        nnlib.parse_mnist(images, labels)
+
+
 def _write_four(folder, rng, n_train=5, n_test=3, first_labels=None):
     train = rng.integers(0, 256, size=(n_train, 28, 28)).astype(np.uint8)
     test = rng.integers(0, 256, size=(n_test, 28, 28)).astype(np.uint8)

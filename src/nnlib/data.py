@@ -44,41 +44,67 @@ class Dataset(NamedTuple):
     y_test: np.ndarray
 
 
+_READ_CHUNK = 1 << 24  # bytes read at a time, so that a lying header allocates nothing large
+
+
 def _read_idx(filename, magic: int, what: str) -> tuple[tuple[int, ...], bytes]:
-    """Read a (possibly gzip-compressed) IDX file and return its dimensions and payload."""
+    """Read a (possibly gzip-compressed) IDX file and return its dimensions and payload.
+
+    The header is read first and the payload in chunks, never more than one byte past what the
+    header announces: a padded file (or a gzip stream that inflates to gigabytes) is refused
+    without being read whole.
+    """
+    if not isinstance(filename, str | os.PathLike):
+        raise TypeError(
+            f"{what} file must be a path (str or pathlib.Path), got {type(filename).__name__}"
+        )
     path = Path(filename)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{what} file {path} is a folder; name the file in it "
+            f"(such as train-{what}s-idx{3 if magic == _IMAGES_MAGIC else 1}-ubyte.gz)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
+            head = f.read(4)
+            if len(head) < 4:
+                raise ValueError(
+                    f"{what} file {path} is truncated: {len(head)} bytes, no IDX magic number"
+                )
+            (found,) = struct.unpack(">i", head)
+            if found != magic:
+                raise ValueError(
+                    f"{what} file {path} has magic number {found}, expected {magic}; "
+                    f"is it the {'label' if magic == _IMAGES_MAGIC else 'image'} file instead?"
+                )
+            ndim = magic & 0xFF  # the magic number's last byte counts the dimensions
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise ValueError(
+                    f"{what} file {path} is truncated: {4 + len(raw_dims)} bytes, shorter than "
+                    f"its {4 + 4 * ndim}-byte header"
+                )
+            dims = struct.unpack(f">{ndim}I", raw_dims)  # sizes, never negative
+            expected = int(np.prod(dims, dtype=np.int64))
+            chunks, size = [], 0
+            while size <= expected:  # one byte past the end tells a padded file
+                chunk = f.read(min(_READ_CHUNK, expected + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{what} file {path} could not be read as gzip IDX data: {exc}") from exc
-    if len(raw) < 4:
-        raise ValueError(f"{what} file {path} is truncated: {len(raw)} bytes, no IDX magic number")
-    (found,) = struct.unpack(">i", raw[:4])
-    if found != magic:
-        raise ValueError(
-            f"{what} file {path} has magic number {found}, expected {magic}; "
-            f"is it the {'label' if magic == _IMAGES_MAGIC else 'image'} file instead?"
-        )
-    ndim = magic & 0xFF  # the magic number's last byte counts the dimensions
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(
-            f"{what} file {path} is truncated: {len(raw)} bytes, shorter than its "
-            f"{header}-byte header"
-        )
-    dims = struct.unpack(f">{ndim}i", raw[4:header])
-    expected = int(np.prod(dims))
-    payload = raw[header:]
-    if len(payload) != expected:
+    if size != expected:
+        found_bytes = f"more than {expected}" if size > expected else str(size)
         raise ValueError(
             f"{what} file {path} is truncated or padded: header announces {dims} = "
-            f"{expected} bytes of data, found {len(payload)}"
+            f"{expected} bytes of data, found {found_bytes}"
         )
-    return dims, payload
+    return dims, b"".join(chunks)
 
 
 def parse_mnist(image_filename, label_filename) -> tuple[np.ndarray, np.ndarray]:
@@ -101,10 +127,13 @@ def parse_mnist(image_filename, label_filename) -> tuple[np.ndarray, np.ndarray]
 
     Raises
     ------
+    TypeError
+        If a file name is not a path.
     FileNotFoundError
-        If a file does not exist.
+        If a file does not exist (``IsADirectoryError``, a subclass, if it is a folder).
     ValueError
-        If a file has the wrong magic number, is truncated, or the two counts disagree.
+        If a file has the wrong magic number, is truncated or padded, holds no images, or the
+        two counts disagree.
     """
     dims, pixels = _read_idx(image_filename, _IMAGES_MAGIC, "image")
     (n_labels,), labels = _read_idx(label_filename, _LABELS_MAGIC, "label")
@@ -114,6 +143,8 @@ def parse_mnist(image_filename, label_filename) -> tuple[np.ndarray, np.ndarray]
             f"{image_filename} holds {n_images} images but {label_filename} holds "
             f"{n_labels} labels; they must describe the same examples"
         )
+    if n_images == 0:
+        raise ValueError(f"{image_filename} holds no images (its header counts 0)")
     X = np.frombuffer(pixels, dtype=np.uint8).reshape(n_images, -1).astype(np.float32)
     X /= 255  # a Python int: float32 stays float32
     y = np.frombuffer(labels, dtype=np.uint8).copy()
