@@ -47,6 +47,33 @@ def test_numerical_gradient_of_known_functions(x):
     np.testing.assert_allclose(g, c * np.cos(xd) + 2 * np.sum(xd), atol=1e-5)
 
 
+def test_numerical_gradient_says_what_f_returned():
+    x = np.ones(3)
+    with pytest.raises(TypeError, match=r"f must return one number .*array of shape \(3,\)"):
+        numerical_gradient(lambda z: z**2, x)  # forgot the sum
+    with pytest.raises(TypeError, match=r"f must return one number .*returned NoneType"):
+        numerical_gradient(lambda z: None, x)  # forgot the return
+    g = numerical_gradient(lambda z: np.array([np.sum(z**2)]), x)  # one entry is one number
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"eps": 0}, ValueError, "eps must be a positive finite number, got 0"),
+        ({"eps": "1e-5"}, TypeError, "eps must be a positive real number, got '1e-5'"),
+        ({"tol": -1}, ValueError, "tol must be a positive finite number, got -1"),
+        ({"n_worst": -1}, ValueError, "n_worst must be a non-negative integer, got -1"),
+        ({"analytic": None}, TypeError, "analytic must hold real numbers .*got dtype object"),
+    ],
+)
+def test_check_gradient_names_a_bad_argument(kwargs, error, says):
+    x = np.ones(3)
+    args = {"f": lambda z: float(np.sum(z**2)), "x": x, "analytic": 2 * x, **kwargs}
+    with pytest.raises(error, match=says):
+        check_gradient(**args)
+
+
 def test_numerical_gradient_rejects_integer_input():
     with pytest.raises(TypeError, match="x must be a floating ndarray"):
         numerical_gradient(lambda z: 0.0, np.arange(3))

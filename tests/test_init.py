@@ -54,6 +54,17 @@ def test_bad_arguments_are_named():
         nnlib.init_weights([3], rng)
     with pytest.raises(TypeError, match="Generator"):
         nnlib.init_weights([3, 2], 0)
+    # integer weights were returned before: every entry of N(0, small) rounded to 0
+    for init in (nnlib.init_weights, nnlib.init_mlp):
+        with pytest.raises(TypeError, match=r"dtype must be a float dtype .*got int32"):
+            init([3, 2], rng, dtype=np.int32)
+    with pytest.raises(TypeError, match=r"dtype must be a float dtype .*got int64"):
+        nnlib.random_projection(3, 2, rng, dtype=int)
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator, got int"):
+        nnlib.random_projection(3, 2, 0)
+    for std in (nnlib.he_std, nnlib.xavier_std):  # ZeroDivisionError before
+        with pytest.raises(ValueError, match="d_in must be a positive integer, got 0"):
+            std(0, 3)
     assert set(nnlib.INIT_FOR_ACTIVATION) == set(nnlib.ACTIVATIONS), (
         "every activation needs an initialization rule"
     )

@@ -138,6 +138,17 @@ def test_train_data_is_validated():
         nnlib.train_mlp(d.X_train, d.y_train, d.X_test, d.y_test[:-1])
     with pytest.raises(ValueError, match="hidden must be a positive integer, got 0"):
         nnlib.train_nn(*d, hidden=0)
+    with pytest.raises(TypeError, match=r"hidden must be the hidden layers' widths.*got '64'"):
+        nnlib.train_mlp(*d, hidden="64", progress=False)
+
+
+def test_train_mlp_takes_one_width_as_one_hidden_layer():
+    d = _blobs()
+    one, _ = nnlib.train_mlp(*d, hidden=8, epochs=1, progress=False)
+    same, _ = nnlib.train_mlp(*d, hidden=(8,), epochs=1, progress=False)
+    assert [W.shape for W in one.weights] == [(2, 8), (8, 3)], "hidden=8 is one layer of 8"
+    for a, b in zip(one.weights, same.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # ----------------------------------------------------------------------------- real digits

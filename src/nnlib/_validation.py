@@ -94,6 +94,31 @@ def require_learning_rate(value, name: str = "lr") -> float:
     return float(value)
 
 
+def require_positive_float(name: str, value) -> float:
+    """Return ``value`` as a Python float if it is a positive finite real number, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive real number, got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return float(value)
+
+
+def require_float_dtype(name: str, dtype) -> np.dtype:
+    """Return ``dtype`` as a numpy dtype if it is a floating type (float32, float64), else raise."""
+    try:
+        found = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(
+            f"{name} must be a numpy float dtype such as np.float32, got {dtype!r}"
+        ) from exc
+    if not np.issubdtype(found, np.floating):
+        raise TypeError(
+            f"{name} must be a float dtype (np.float32 or np.float64), got {found}: "
+            "weights of another dtype would be rounded or cast at every step"
+        )
+    return found
+
+
 def require_writable(name: str, value: np.ndarray) -> None:
     """Raise unless ``value`` can be updated in place (an epoch writes into its weights)."""
     if not value.flags.writeable:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_matrix, require_positive_int
+from ._validation import as_float_matrix, require_float_dtype, require_positive_int
 
 
 def radial_features(X: np.ndarray) -> np.ndarray:
@@ -57,4 +57,6 @@ def random_projection(
     """A Gaussian matrix of shape (d_in, n_features) for :func:`random_relu_features`."""
     d_in = require_positive_int("d_in", d_in)
     n_features = require_positive_int("n_features", n_features)
-    return rng.standard_normal((d_in, n_features)).astype(dtype)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng.standard_normal((d_in, n_features)).astype(require_float_dtype("dtype", dtype))

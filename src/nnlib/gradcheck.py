@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._validation import require_positive_float
+
 
 def numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5
@@ -31,20 +33,45 @@ def numerical_gradient(
     grad : ndarray of the shape of ``x``, float64
         ``(f(x + eps e_k) - f(x - eps e_k)) / (2 eps)`` for every entry k.
     """
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must be a floating ndarray, got {type(x).__name__}")
+    _require_float_array("x", x)
+    if not callable(f):
+        raise TypeError(f"f must be a function of x that returns the loss, got {type(f).__name__}")
+    eps = require_positive_float("eps", eps)
     point = x.astype(np.float64)  # a copy: the caller's array is never touched
     grad = np.zeros_like(point)
     flat, gflat = point.reshape(-1), grad.reshape(-1)
     for k in range(flat.size):
         saved = flat[k]
         flat[k] = saved + eps
-        f_plus = float(f(point))
+        f_plus = _scalar_loss(f(point))
         flat[k] = saved - eps
-        f_minus = float(f(point))
+        f_minus = _scalar_loss(f(point))
         flat[k] = saved
         gflat[k] = (f_plus - f_minus) / (2 * eps)
     return grad
+
+
+def _require_float_array(name: str, value) -> None:
+    if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+        shown = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"{name} must be a floating ndarray, got {shown}")
+
+
+def _scalar_loss(value) -> float:
+    """``value``, what ``f`` returned, as a float, or a TypeError that says what it was."""
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise TypeError(
+                f"f must return one number (the loss), but it returned an array of shape "
+                f"{value.shape}; sum or average it inside f"
+            )
+        value = value.reshape(())  # float() of a 1-element 1-D array is deprecated in numpy 2
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"f must return one number (the loss), but it returned {type(value).__name__}"
+        ) from None
 
 
 def _real_array(name: str, value) -> np.ndarray:
@@ -131,7 +158,11 @@ def check_gradient(
     -------
     GradientCheck
     """
-    analytic = np.asarray(analytic)
+    _require_float_array("x", x)
+    tol = require_positive_float("tol", tol)
+    if isinstance(n_worst, bool) or not isinstance(n_worst, int | np.integer) or n_worst < 0:
+        raise ValueError(f"n_worst must be a non-negative integer, got {n_worst!r}")
+    analytic = _real_array("analytic", analytic)
     if analytic.shape != x.shape:
         raise ValueError(f"analytic gradient has shape {analytic.shape}, but x has {x.shape}")
     numeric = numerical_gradient(f, x, eps)

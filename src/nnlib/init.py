@@ -23,16 +23,20 @@ from itertools import pairwise
 
 import numpy as np
 
-from ._validation import require_positive_int
+from ._validation import require_float_dtype, require_positive_int
 
 
 def he_std(d_in: int, d_out: int) -> float:
     """Standard deviation of He initialization, ``sqrt(2 / d_in)`` (ReLU)."""
+    d_in = require_positive_int("d_in", d_in)
+    require_positive_int("d_out", d_out)
     return float(np.sqrt(2.0 / d_in))
 
 
 def xavier_std(d_in: int, d_out: int) -> float:
     """Standard deviation of Xavier initialization, ``sqrt(2 / (d_in + d_out))`` (tanh, sigmoid)."""
+    d_in = require_positive_int("d_in", d_in)
+    d_out = require_positive_int("d_out", d_out)
     return float(np.sqrt(2.0 / (d_in + d_out)))
 
 
@@ -71,6 +75,7 @@ def init_weights(
     sizes = [require_positive_int(f"layer_sizes[{i}]", s) for i, s in enumerate(layer_sizes)]
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    dtype = require_float_dtype("dtype", dtype)
     std = INIT_FOR_ACTIVATION[activation]
     return [
         (rng.standard_normal((d_in, d_out)) * std(d_in, d_out)).astype(dtype)

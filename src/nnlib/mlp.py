@@ -20,6 +20,7 @@ from ._validation import (
     as_float_matrix,
     as_labels,
     require_apart,
+    require_float_dtype,
     require_learning_rate,
     require_positive_int,
     require_writable,
@@ -70,6 +71,7 @@ def init_mlp(
     sizes = [require_positive_int(f"layer_sizes[{i}]", s) for i, s in enumerate(layer_sizes)]
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    dtype = require_float_dtype("dtype", dtype)
     return [
         (rng.standard_normal((d_in, d_out)) * np.sqrt(2.0 / d_in)).astype(dtype)
         for d_in, d_out in pairwise(sizes)

@@ -235,8 +235,10 @@ def train_mlp(
     Parameters
     ----------
     X_train, y_train, X_test, y_test : as in :func:`train_softmax`
-    hidden : sequence of int, default (100, 100)
-        Widths of the hidden layers; ``len(hidden) + 1`` weight matrices in all.
+    hidden : sequence of int, or int, default (100, 100)
+        Widths of the hidden layers; ``len(hidden) + 1`` weight matrices in all. An int is
+        one hidden layer of that width (``hidden=64`` is ``hidden=(64,)``), as in
+        scikit-learn's ``MLPClassifier``.
     epochs, lr, batch, progress : as in :func:`train_softmax`
     activation : {"relu", "sigmoid", "tanh"}, default "relu"
     rng : numpy.random.Generator, optional
@@ -250,6 +252,12 @@ def train_mlp(
     data = _check_data(X_train, y_train, X_test, y_test)
     epochs = require_positive_int("epochs", epochs)
     rng = np.random.default_rng(0) if rng is None else rng
+    if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    elif isinstance(hidden, str | bytes) or not hasattr(hidden, "__iter__"):
+        raise TypeError(
+            f"hidden must be the hidden layers' widths, such as (100, 100) or 64, got {hidden!r}"
+        )
     sizes = [data[0].shape[1], *hidden, _num_classes(y_train, y_test)]
     weights = init_weights(sizes, rng, activation, dtype=data[0].dtype)
     model = MLPModel(weights, activation)
