@@ -142,6 +142,19 @@ def test_train_data_is_validated():
         nnlib.train_mlp(*d, hidden="64", progress=False)
 
 
+@pytest.mark.parametrize(
+    "train", [nnlib.train_softmax, nnlib.train_nn, nnlib.train_mlp], ids=["sm", "nn", "mlp"]
+)
+def test_a_trained_models_logits_name_wrong_inputs(train):
+    d = _blobs()
+    model, _ = train(*d, epochs=1, progress=False)
+    # numpy's matmul error (softmax, two-layer) or a message about weights[0] (MLP) before
+    with pytest.raises(ValueError, match=r"X must have 2 columns, the features the model was "):
+        model.logits(np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"X must be 2-D, got shape \(2,\)"):
+        model.logits(d.X_test[0])
+
+
 def test_train_mlp_takes_one_width_as_one_hidden_layer():
     d = _blobs()
     one, _ = nnlib.train_mlp(*d, hidden=8, epochs=1, progress=False)

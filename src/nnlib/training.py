@@ -37,6 +37,16 @@ class History(NamedTuple):
     seconds: float
 
 
+def _model_inputs(X, D: int) -> np.ndarray:
+    """``X`` checked to be a float (N, D) matrix, the inputs a trained model takes."""
+    X = as_float_matrix("X", X)
+    if X.shape[1] != D:
+        raise ValueError(
+            f"X must have {D} columns, the features the model was trained on, got shape {X.shape}"
+        )
+    return X
+
+
 class SoftmaxModel(NamedTuple):
     """Trained softmax regression: ``theta`` of shape (D, C)."""
 
@@ -44,7 +54,7 @@ class SoftmaxModel(NamedTuple):
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Logits of shape (N, C) for inputs ``X`` of shape (N, D)."""
-        return X @ self.theta
+        return _model_inputs(X, self.theta.shape[0]) @ self.theta
 
 
 class TwoLayerModel(NamedTuple):
@@ -55,7 +65,7 @@ class TwoLayerModel(NamedTuple):
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Logits of shape (N, C) for inputs ``X`` of shape (N, D)."""
-        return np.maximum(X @ self.W1, 0) @ self.W2
+        return np.maximum(_model_inputs(X, self.W1.shape[0]) @ self.W1, 0) @ self.W2
 
 
 class MLPModel(NamedTuple):
@@ -66,6 +76,7 @@ class MLPModel(NamedTuple):
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Logits of shape (N, C) for inputs ``X`` of shape (N, D)."""
+        X = _model_inputs(X, self.weights[0].shape[0])
         return mlp_forward(X, self.weights, self.activation)[0]
 
 
