@@ -80,6 +80,24 @@ def test_decision_regions_bad_input():
         plot_decision_regions(_linear_logits, np.zeros((5, 2), dtype=int), y)
     with pytest.raises(ValueError, match="X must be 2-D"):
         plot_decision_regions(_linear_logits, np.zeros(5, np.float32), y)
+    X = np.zeros((5, 2), np.float32)
+    with pytest.raises(ValueError, match=r"y must have shape \(5,\) to match the 5 rows"):
+        plot_decision_regions(_linear_logits, X, y[:4])
+    with pytest.raises(ValueError, match="X holds NaN or infinite values"):
+        plot_decision_regions(_linear_logits, X + np.nan, y)  # matplotlib's axis error before
+    with pytest.raises(TypeError, match="predict_logits must be a function"):
+        plot_decision_regions(None, X, y)
+
+
+@pytest.mark.parametrize(
+    ("predict", "shown"),
+    [(lambda M: M[:, 0], r"shape \(100,\)"), (lambda M: None, "NoneType")],
+    ids=["one score per point", "nothing returned"],
+)
+def test_decision_regions_name_logits_of_the_wrong_shape(predict, shown):
+    # numpy's AxisError from argmax before
+    with pytest.raises(ValueError, match=rf"must return logits of shape \(100, C\) .*got {shown}"):
+        plot_decision_regions(predict, np.zeros((5, 2)), np.zeros(5, int), resolution=10)
 
 
 # ----------------------------------------------------------------------------- learning curves
@@ -101,6 +119,19 @@ def test_learning_curves_artists(metric):
     assert ax.get_xlabel() == "epoch"
     assert ax.get_yscale() == ("log" if metric == "err" else "linear")
     assert ax.get_legend() is not None
+
+
+def test_learning_curves_of_one_history_unlabelled():
+    # an AttributeError ('History' object has no attribute 'items') before
+    ax = plot_learning_curves(_history(4, 1.0))
+    assert [line.get_label() for line in ax.get_lines()] == ["(train)", "(test)"]
+
+
+def test_learning_curves_bad_histories():
+    with pytest.raises(TypeError, match=r"histories must map a label .*got nothing to plot"):
+        plot_learning_curves({})
+    with pytest.raises(TypeError, match=r"histories\['a'\] must be a History, got list"):
+        plot_learning_curves({"a": [0.5, 0.4]})
 
 
 def test_learning_curves_bad_metric():
@@ -132,3 +163,7 @@ def test_weight_images_bad_input(rng):
         plot_weight_images(rng.standard_normal((10, 4)), (3, 3))
     with pytest.raises(TypeError, match="W must have a floating dtype"):
         plot_weight_images(np.ones((9, 2), dtype=int), (3, 3))
+    with pytest.raises(TypeError, match=r"image_shape must be \(height, width\), got 9"):
+        plot_weight_images(np.ones((9, 2)), 9)
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        plot_weight_images(np.ones((9, 2)), (3, 3), n=0)

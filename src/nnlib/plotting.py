@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._validation import as_float_matrix
+from ._validation import as_float_matrix, as_labels, require_positive_int
+from .training import History
 
 
 def plot_decision_regions(
@@ -38,6 +39,15 @@ def plot_decision_regions(
     X = as_float_matrix("X", X)
     if X.shape[1] != 2:
         raise ValueError(f"decision regions need 2-D points, X has shape {X.shape}")
+    y = as_labels("y", y, X.shape[0])
+    if not np.isfinite(X).all():
+        raise ValueError("X holds NaN or infinite values; the plot needs finite points")
+    if not callable(predict_logits):
+        raise TypeError(
+            "predict_logits must be a function from points (M, 2) to logits (M, C), "
+            f"got {type(predict_logits).__name__}"
+        )
+    resolution = require_positive_int("resolution", resolution)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     margin = 0.25 * (X.max(axis=0) - X.min(axis=0)) + 1e-3
@@ -46,7 +56,16 @@ def plot_decision_regions(
         np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
     )
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X.dtype)
-    regions = np.asarray(predict_logits(grid)).argmax(axis=1).reshape(gx.shape)
+    logits = predict_logits(grid)
+    if isinstance(logits, list | tuple):
+        logits = np.asarray(logits)
+    if not (isinstance(logits, np.ndarray) and logits.ndim == 2 and logits.shape[0] == len(grid)):
+        shown = f"shape {logits.shape}" if isinstance(logits, np.ndarray) else type(logits).__name__
+        raise ValueError(
+            f"predict_logits must return logits of shape ({len(grid)}, C) for the "
+            f"{len(grid)} grid points it is given, got {shown}"
+        )
+    regions = logits.argmax(axis=1).reshape(gx.shape)
     n_classes = int(max(regions.max(), y.max())) + 1
     cmap = plt.get_cmap("tab10", 10)
     levels = np.arange(n_classes + 1) - 0.5
@@ -67,8 +86,9 @@ def plot_learning_curves(histories: Mapping[str, object], ax=None, metric: str =
 
     Parameters
     ----------
-    histories : mapping of str to History
-        Label of each run to its :class:`nnlib.training.History`.
+    histories : mapping of str to History, or one History
+        Label of each run to its :class:`nnlib.training.History`; a single History is
+        drawn unlabelled.
     ax : matplotlib Axes, optional
     metric : {"err", "loss"}, default "err"
 
@@ -78,14 +98,24 @@ def plot_learning_curves(histories: Mapping[str, object], ax=None, metric: str =
     """
     if metric not in ("err", "loss"):
         raise ValueError(f"metric must be 'err' or 'loss', got {metric!r}")
+    if isinstance(histories, History):
+        histories = {"": histories}
+    if not isinstance(histories, Mapping) or not histories:
+        raise TypeError(
+            "histories must map a label to each run's History, such as {'softmax': history}, "
+            f"got {type(histories).__name__ if histories else 'nothing to plot'}"
+        )
+    for label, h in histories.items():
+        if not isinstance(h, History):
+            raise TypeError(f"histories[{label!r}] must be a History, got {type(h).__name__}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for k, (label, h) in enumerate(histories.items()):
         color = f"C{k}"
         train, test = getattr(h, f"train_{metric}"), getattr(h, f"test_{metric}")
         epochs = np.arange(len(train))
-        ax.plot(epochs, train, "--", color=color, label=f"{label} (train)")
-        ax.plot(epochs, test, "-", color=color, label=f"{label} (test)")
+        ax.plot(epochs, train, "--", color=color, label=f"{label} (train)".lstrip())
+        ax.plot(epochs, test, "-", color=color, label=f"{label} (test)".lstrip())
     ax.set_xlabel("epoch")
     ax.set_ylabel("error rate" if metric == "err" else "cross-entropy loss")
     if metric == "err":
@@ -113,6 +143,10 @@ def plot_weight_images(W: np.ndarray, image_shape: tuple[int, int], n: int = 16,
     fig : matplotlib Figure
     """
     W = as_float_matrix("W", W)
+    if not (isinstance(image_shape, tuple | list) and len(image_shape) == 2):
+        raise TypeError(f"image_shape must be (height, width), got {image_shape!r}")
+    image_shape = tuple(require_positive_int("image_shape", side) for side in image_shape)
+    n = require_positive_int("n", n)
     if W.shape[0] != image_shape[0] * image_shape[1]:
         raise ValueError(
             f"W has {W.shape[0]} rows, but images of shape {image_shape} have "
