@@ -292,6 +292,9 @@ def test_bad_inputs_raise_clear_errors():
         nnlib.matmul_vjp(np.ones((2, 3)), A, A.T)
     with pytest.raises(ValueError, match="b_shape"):
         nnlib.add_vjp(A, (2, 3), (2,))
+    # the message printed G's values (cut at 60 characters) before, not its shape
+    with pytest.raises(ValueError, match=r"a_shape \(2, 4\), got shape \(2, 3\)$"):
+        nnlib.add_vjp(A, (2, 4), (4,))
     with pytest.raises(ValueError, match="shape of A"):
         nnlib.relu_vjp(np.ones((3, 2)), A)
     with pytest.raises(ValueError, match="one number"):

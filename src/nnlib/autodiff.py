@@ -149,7 +149,8 @@ def add_vjp(G: np.ndarray, a_shape: tuple, b_shape: tuple) -> tuple[np.ndarray, 
     """
     a_shape, b_shape = tuple(a_shape), tuple(b_shape)
     if not isinstance(G, np.ndarray) or G.shape != a_shape:
-        raise ValueError(f"G must be an ndarray of shape a_shape {a_shape}, got {G!r:.60}")
+        shown = f"shape {G.shape}" if isinstance(G, np.ndarray) else type(G).__name__
+        raise ValueError(f"G must be an ndarray of shape a_shape {a_shape}, got {shown}")
     if b_shape not in (a_shape, a_shape[1:]):
         raise ValueError(f"b_shape must be {a_shape} or {a_shape[1:]} (a bias row), got {b_shape}")
     ### BEGIN SOLUTION
