@@ -4,6 +4,7 @@ One fresh virtual environment per test session (installing numpy, scipy, matplot
 scikit-learn and pytest from the configured mirrors takes most of a minute).
 """
 
+import json
 import os
 import re
 import shutil
@@ -241,6 +242,63 @@ def readme_block(readme: str, heading: str) -> list[str]:
     section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_submit_keeps_the_graders_limits():
+    import importlib.util
+
+    from autograder import collect
+    from autograder.grader import submission
+
+    spec = importlib.util.spec_from_file_location(
+        "submit", ROOT / "autograder/student_bundle/submit.py"
+    )
+    submit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(submit)
+    assert (
+        submit.MAX_LIBRARY_FILES,
+        submit.MAX_LIBRARY_FILE_BYTES,
+        submit.MAX_LIBRARY_BYTES,
+        submit.MAX_NOTEBOOK_BYTES,
+    ) == (
+        submission.MAX_FILES,
+        submission.MAX_FILE_BYTES,
+        submission.MAX_PACKAGE_BYTES,
+        collect.MAX_NOTEBOOK_BYTES,
+    ), "submit.py must refuse exactly what the library grader and make collect refuse"
+
+
+def test_submit_refuses_what_the_graders_would_not_take(bundle, tmp_path):
+    work = tmp_path / "jdoe"
+    shutil.copytree(bundle, work)
+    first, second = NOTEBOOKS[0], NOTEBOOKS[1]
+    broken = work / "notebooks" / first / f"{first}.ipynb"
+    broken.write_text('{"cells": [', encoding="utf-8")  # saved halfway
+    heavy = work / "notebooks" / second / f"{second}.ipynb"
+    nb = json.loads(heavy.read_text(encoding="utf-8"))
+    nb["cells"][0]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": "x" * (51 << 20)}
+    ]
+    nb["cells"][0]["cell_type"], nb["cells"][0]["execution_count"] = "code", 1
+    heavy.write_text(json.dumps(nb), encoding="utf-8")
+    data_module = work / "src" / "nnlib" / "pixels.py"
+    data_module.write_text("PIXELS = " + repr(list(range(300_000))) + "\n", encoding="utf-8")
+
+    result = _run([sys.executable, "submit.py"], cwd=work)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert not (work / "submission.zip").exists(), "no zip the graders would refuse"
+    err = result.stderr
+    assert f"notebooks/{first}/{first}.ipynb is not a readable notebook" in err, err
+    assert f"notebooks/{second}/{second}.ipynb is 51 MB, over the graders' 50 MB" in err, err
+    assert "src/nnlib/pixels.py is " in err and "ignores a .py file over 1024 KB" in err, err
+
+    # fixed as the messages say (and one notebook deleted): the zip is written, and says so
+    data_module.unlink()
+    shutil.copyfile(bundle / "notebooks" / second / f"{second}.ipynb", heavy)
+    broken.unlink()
+    result = _run([sys.executable, "submit.py"], cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"NOT in it: notebooks/{first}/{first}.ipynb (no such file)" in result.stdout
 
 
 def test_submit_command_zips_exactly_what_is_graded(bundle, tmp_path):
