@@ -138,6 +138,28 @@ def test_presubmit_says_how_to_install_nbgrader_when_it_is_missing(tmp_path, mon
     assert not passed and said == 'nbgrader is not installed: pip install -e ".[notebooks]"', said
 
 
+def test_validate_gives_each_cell_the_graders_time(tmp_path, monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from nnlib import presubmit
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    assert presubmit.CELL_TIMEOUT == config.Execute.timeout, (
+        "a cell the grader lets run must not time out in the student's presubmit"
+    )
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(command)
+        return subprocess.CompletedProcess(
+            command, 0, "Success! Your notebook passes all the tests.", ""
+        )
+
+    monkeypatch.setattr(presubmit.subprocess, "run", fake_run)
+    assert presubmit.validate(tmp_path / "01_x.ipynb", timeout=60) == (True, "passes Validate")
+    assert f"--Execute.timeout={config.Execute.timeout}" in seen[0], seen[0]
+
+
 # Each of the kit's processes that imports nbformat or nbgrader, and that import; the check
 # after it is that jsonschema's optional IRI grammar (seconds of CPU) was not loaded.
 _IRI_GRAMMAR_SKIPPERS = {

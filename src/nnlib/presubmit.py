@@ -27,6 +27,11 @@ from pathlib import Path
 from .checks import library_report
 from .tasks import TASKS
 
+# Seconds each cell may run, as when the notebooks are graded (c.Execute.timeout in the kit's
+# autograder/nbgrader_config.py; a test keeps the two equal). nbgrader's own default, 30 s,
+# would fail here a cell that a slow laptop runs in 40 s and the grader accepts.
+CELL_TIMEOUT = 120
+
 _FAILED = re.compile(r"VALIDATION FAILED ON (\d+) CELL")
 _NO_NBGRADER = re.compile(r"No module named '?nbgrader\b")
 
@@ -81,7 +86,13 @@ def validate(notebook: Path, timeout: float) -> tuple[bool, str]:
     """Run ``nbgrader validate`` on one notebook: ``(passed, what it said, in short)``."""
     # Once the last cell has run, stop the kernel at once (nbclient's graceful shutdown can wait
     # 2.5 s for a kernel that will not exit).
-    command = [*NBGRADER, "validate", notebook.name, "--Execute.shutdown_kernel=immediate"]
+    command = [
+        *NBGRADER,
+        "validate",
+        notebook.name,
+        "--Execute.shutdown_kernel=immediate",
+        f"--Execute.timeout={CELL_TIMEOUT}",
+    ]
     try:
         run = subprocess.run(
             command,
