@@ -120,6 +120,24 @@ def fresh_venv(bundle, tmp_path_factory):
     return python
 
 
+def grader_cell_timeout() -> int:
+    """``c.Execute.timeout`` of the kit's nbgrader configuration: each cell's time at grading."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    return config.Execute.timeout
+
+
+@pytest.mark.from_scratch
+def test_install_gives_validate_the_graders_cell_time(fresh_venv):
+    # nbgrader reads nbgrader_config.json from Jupyter's config path, {prefix}/etc/jupyter
+    # included: without it, Validate gives each cell nbgrader's default 30 s
+    installed = fresh_venv.parent.parent / "etc" / "jupyter" / "nbgrader_config.json"
+    assert installed.is_file(), "the bundle's install must put nbgrader_config.json there"
+    config = json.loads(installed.read_text(encoding="utf-8"))
+    assert config["Execute"]["timeout"] == grader_cell_timeout()
+
+
 def _pytest(python, folder, junit, extra_env=None):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(extra_env or {})

@@ -554,6 +554,28 @@ def test_solved_notebook_runs_and_shows_its_plots(lab_page, lab, solved, artifac
     assert not empty, f"images with no size (not rendered): {empty} of {sizes}"
 
 
+def test_validate_button_gives_each_cell_the_graders_time(lab):
+    # The Validate button loads nbgrader's configuration as below, in the lab's folder and
+    # environment; without the bundle's nbgrader_config.json, each cell would get 30 s
+    code = (
+        "from nbgrader.server_extensions.validate_assignment.handlers import "
+        "ValidateAssignmentHandler as H; print(H.load_config(None).Execute.timeout)"
+    )
+    run = subprocess.run(
+        [str(lab.venv / "bin" / "python"), "-c", code],
+        cwd=lab.cwd,
+        env=lab.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    from traitlets.config.loader import PyFileConfigLoader
+
+    grading = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    assert run.stdout.split() == [str(grading.Execute.timeout)], run.stdout + run.stderr
+
+
 def test_validate_button_reports_success(lab_page, lab, solved, artifacts):
     page = lab_page
     open_notebook(page, lab)
