@@ -58,6 +58,11 @@ def test_bad_submissions_get_a_clear_error(tmp_path):
 def test_cli_reports_a_missing_folder(tmp_path, capsys):
     assert main([str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
     assert "submissions folder not found" in capsys.readouterr().err
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "grades.csv").write_text("kept\n")  # a file where a folder is expected
+    assert main([str(tmp_path / "subs"), "--out", str(tmp_path / "grades.csv")]) == 2
+    assert "grades.csv is a file; name a folder with --out" in capsys.readouterr().err
+    assert (tmp_path / "grades.csv").read_text() == "kept\n"  # a traceback from mkdir before
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0

@@ -184,6 +184,8 @@ def grade_folder(
     listing = scan_submissions(folder)
     if out.is_relative_to(folder):
         raise SubmissionError(f"the output folder {out} must not lie inside {folder}")
+    if out.exists() and not out.is_dir():
+        raise SubmissionError(f"the output folder {out} is a file; name a folder with --out")
     seed = new_seed() if seed is None else seed
     from nnlib.tasks import TASKS
 
