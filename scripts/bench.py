@@ -10,6 +10,9 @@ data (60,000 x 784 float32 in [0, 1], 10 classes), this times in one process, in
   over minibatches, each step ``W -= lr * dW`` from the gradient function);
 - ``floor``: only the matrix multiplies of the epoch (``nnlib.timing.gemm_floor_epoch``), with
   ``np.matmul`` into preallocated buffers;
+- ``fast-products`` (softmax regression only): the two products of the tuned epoch, bound as it
+  binds them, without the softmax between them; its distance to ``fast`` is what the softmax's
+  numpy calls cost;
 - ``torch-hand`` / ``torch-autograd``: the same epoch in PyTorch with hand-written gradients
   (fused ``addmm_`` updates) and with autograd and ``torch.optim.SGD``, when torch is
   installed, on the same number of threads as numpy's BLAS;
@@ -64,6 +67,30 @@ def naive_mlp_epoch(X, y, weights, lr=0.1, batch=100):
         grads = mlp_gradients_naive(X_b, y_b, weights)
         for W, dW in zip(weights, grads, strict=True):
             W -= lr * dW
+
+
+def fast_softmax_products_epoch(X, theta, lr=0.1, batch=100):
+    """The tuned softmax regression epoch's products alone: ``X_b theta``, then the fused
+    update ``theta -= (lr / m) X_b^T G``, bound as ``nnlib.fast`` binds them, for every batch;
+    ``G`` stays zero (no softmax), so ``theta`` does not change."""
+    from nnlib.fast._gemm import BatchRows, Gemm
+
+    N, C = X.shape[0], theta.shape[1]
+
+    def bound(m):
+        rows, logits, G = BatchRows(X, m), np.empty((m, C), X.dtype), np.zeros((C, m), X.dtype)
+        return rows, (
+            Gemm(logits, rows, theta, split_batch=True),
+            Gemm(theta, rows.T, G.T, alpha=-lr / m, beta=1.0, split_batch=True),
+        )
+
+    full = bound(min(batch, N))
+    for start in range(0, N, batch):
+        m = min(batch, N - start)
+        rows, (forward, update) = full if m == batch else bound(m)
+        rows.move_to(start)
+        forward()
+        update()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +190,8 @@ def bench_config(
         "reference": reference,
         "floor": lambda: timing.gemm_floor_epoch(X, sizes, batch),
     }
+    if model == "softmax":
+        fns["fast-products"] = lambda: fast_softmax_products_epoch(X, work[0], lr, batch)
     if torch is not None:
         tX, ty = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
         t_init = [torch.from_numpy(W) for W in init]
@@ -257,7 +286,7 @@ def check_targets(results):
 # ---------------------------------------------------------------------------------------------
 # Output: table, JSON, chart.
 
-ORDER = ("fast", "reference", "floor", "torch-hand", "torch-autograd", "naive")
+ORDER = ("fast", "fast-products", "reference", "floor", "torch-hand", "torch-autograd", "naive")
 
 
 def format_table(results):

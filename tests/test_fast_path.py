@@ -694,6 +694,31 @@ def test_torch_versions_in_the_benchmark_compute_the_same_epoch(rng):
     _agree([p.detach().numpy() for p in params], ref, "torch autograd epoch")
 
 
+def test_bench_softmax_products_are_the_fast_epochs_own(rng, monkeypatch):
+    """``fast-products`` runs the tuned softmax epoch's two products on every batch, a partial
+    last one included, and leaves theta as it was (its gradient stays zero)."""
+    import nnlib.fast._gemm as gemm_module
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    class CountingGemm(gemm_module.Gemm):
+        def __call__(self):
+            calls.append(self.out.shape)
+            super().__call__()
+
+    monkeypatch.setattr(gemm_module, "Gemm", CountingGemm)  # bench imports it when it runs
+    X = rng.random((530, 40), dtype=np.float32)
+    theta = rng.standard_normal((40, 10)).astype(np.float32)
+    before = theta.copy()
+    bench.fast_softmax_products_epoch(X, theta, lr=0.1, batch=100)
+    np.testing.assert_array_equal(theta, before)
+    assert calls.count((100, 10)) == 5 and calls.count((30, 10)) == 1, calls
+    assert calls.count((40, 10)) == 6, "one fused update per batch"
+
+
 def test_bench_quick_runs_and_writes_json_and_chart(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--no-torch",
@@ -706,6 +731,7 @@ def test_bench_quick_runs_and_writes_json_and_chart(tmp_path):
     assert {r["model"] for r in doc["results"]} == {"softmax", "two_layer", "mlp"}
     for r in doc["results"]:
         assert {"fast", "reference", "floor", "naive"} <= set(r["candidates"])
+        assert ("fast-products" in r["candidates"]) == (r["model"] == "softmax")
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "BLAS" in proc.stdout
     assert str(fast.status()).splitlines()[0] in proc.stdout, "the bench prints fast.status()"
