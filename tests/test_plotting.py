@@ -128,8 +128,10 @@ def test_learning_curves_of_one_history_unlabelled():
 
 
 def test_learning_curves_bad_histories():
-    with pytest.raises(TypeError, match=r"histories must map a label .*got nothing to plot"):
+    with pytest.raises(ValueError, match="histories is empty: there is nothing to plot"):
         plot_learning_curves({})
+    with pytest.raises(TypeError, match=r"histories must map a label .*got ndarray"):
+        plot_learning_curves(np.array([0.5, 0.4]))
     with pytest.raises(TypeError, match=r"histories\['a'\] must be a History, got list"):
         plot_learning_curves({"a": [0.5, 0.4]})
 

@@ -130,7 +130,9 @@ def parse_mnist(image_filename, label_filename) -> tuple[np.ndarray, np.ndarray]
     TypeError
         If a file name is not a path.
     FileNotFoundError
-        If a file does not exist (``IsADirectoryError``, a subclass, if it is a folder).
+        If a file does not exist.
+    IsADirectoryError
+        If a path names a folder.
     ValueError
         If a file has the wrong magic number, is truncated or padded, holds no images, or the
         two counts disagree.

@@ -100,11 +100,13 @@ def plot_learning_curves(histories: Mapping[str, object], ax=None, metric: str =
         raise ValueError(f"metric must be 'err' or 'loss', got {metric!r}")
     if isinstance(histories, History):
         histories = {"": histories}
-    if not isinstance(histories, Mapping) or not histories:
+    if not isinstance(histories, Mapping):
         raise TypeError(
             "histories must map a label to each run's History, such as {'softmax': history}, "
-            f"got {type(histories).__name__ if histories else 'nothing to plot'}"
+            f"got {type(histories).__name__}"
         )
+    if not histories:
+        raise ValueError("histories is empty: there is nothing to plot")
     for label, h in histories.items():
         if not isinstance(h, History):
             raise TypeError(f"histories[{label!r}] must be a History, got {type(h).__name__}")
