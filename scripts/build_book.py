@@ -180,6 +180,10 @@ def execute(nb, workdir: Path, name: str, timeout: int, env: dict | None = None)
         coalesce_streams=True,
         shutdown_kernel="immediate",  # the outputs are in; a graceful exit can hang 3 s
         resources={"metadata": {"path": str(workdir)}},
+        # The kernel's own log, not the notebook's: without this, each kernel prints
+        # ipykernel's warning that it talks over TCP unencrypted, here to this process on
+        # localhost, six times in every `make course`. Its errors still show.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     try:
         client.execute(**({"env": env} if env is not None else {}))

@@ -52,6 +52,12 @@ def book(tmp_path_factory):
     return runs.book
 
 
+def test_the_build_prints_no_kernel_transport_warning(book, tmp_path_factory):
+    # ipykernel warns at each kernel's start that it runs over TCP without encryption
+    output = course_runs(tmp_path_factory).book_run.output
+    assert "without encryption" not in output, output[-2000:]
+
+
 def test_every_page_exists(book):
     for page in PAGES:
         path = book / f"{page}.html"
