@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _grading_config import grader_cell_timeout
 
 from autograder.bundle import ROOT, BundleError, build_bundle, leaked_lines, secret_lines
 from autograder.student_copy import stub_message
@@ -118,14 +119,6 @@ def fresh_venv(bundle, tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return python
-
-
-def grader_cell_timeout() -> int:
-    """``c.Execute.timeout`` of the kit's nbgrader configuration: each cell's time at grading."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
-    return config.Execute.timeout
 
 
 @pytest.mark.from_scratch

@@ -63,21 +63,17 @@ def test_a_command_that_ends_in_time_gives_its_code_and_output():
     assert (code, out) == (3, "hi\n")
 
 
-def test_after_the_limit_nothing_the_command_started_is_left():
-    seen = []
+def test_after_the_limit_nothing_the_command_started_is_left(monkeypatch):
+    from autograder import process_tree
+
+    seen, kill_tree = [], process_tree.kill_tree
 
     def spy(pid):
         seen.extend(_pids_below(pid))
         return kill_tree(pid)
 
-    from autograder import process_tree
-
-    kill_tree = process_tree.kill_tree
-    process_tree.kill_tree = spy
-    try:
-        code, out = run_with_limit([sys.executable, "-c", HANGING], 3)
-    finally:
-        process_tree.kill_tree = kill_tree
+    monkeypatch.setattr(process_tree, "kill_tree", spy)
+    code, out = run_with_limit([sys.executable, "-c", HANGING], 3)
     assert code is None
     assert out.startswith("pids "), out
     assert len(seen) == 3, f"the command, its kernel and the kernel's child: {seen}"
